@@ -165,7 +165,9 @@ export class Gpu {
     const bytes = numel(shape) * DTYPE_BYTES[dtype];
     this.checkBindingSize(bytes, `Tensor ${label}`);
     const pooled = opts.pooled ?? true;
-    const buffer = pooled ? this.pool.acquire(bytes, label) : this.createBuffer(BufferPool.roundSize(bytes), label);
+    const buffer = pooled
+      ? this.pool.acquire(bytes, label)
+      : this.createBuffer(BufferPool.roundSize(bytes), label);
     const t = new Tensor(this, buffer, dtype, shape, label, pooled);
     if (data) this.write(t, data);
     return t;
@@ -197,7 +199,10 @@ export class Gpu {
   async readBytes(buffer: GPUBuffer, byteLength: number, offset = 0): Promise<ArrayBuffer> {
     this.assertAlive();
     const size = Math.ceil(byteLength / 4) * 4;
-    const staging = this.device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.device.createBuffer({
+      size: Math.max(size, 4),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(buffer, offset, staging, 0, size);
     this.device.queue.submit([enc.finish()]);
@@ -242,7 +247,9 @@ export class Gpu {
 
   private createBuffer(size: number, label: string): GPUBuffer {
     if (size > this.limits.maxBufferSize) {
-      throw new GpuLimitError(`Buffer ${label} needs ${formatBytes(size)}, more than this device's maxBufferSize.`);
+      throw new GpuLimitError(
+        `Buffer ${label} needs ${formatBytes(size)}, more than this device's maxBufferSize.`,
+      );
     }
     this.device.pushErrorScope('out-of-memory');
     const buf = this.device.createBuffer({
@@ -290,7 +297,9 @@ export async function requestGpu(
   gpuLike: GPU | null | undefined,
   opts: GpuOptions & { powerPreference?: GPUPowerPreference; owner?: unknown; noAdapterHint: string },
 ): Promise<Gpu> {
-  const adapter = gpuLike ? await gpuLike.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' }) : null;
+  const adapter = gpuLike
+    ? await gpuLike.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' })
+    : null;
   if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter was found: ${opts.noAdapterHint}.`);
   const disabled = new Set(opts.disable ?? []);
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)).filter(
@@ -308,6 +317,10 @@ export async function requestGpu(
       if (typeof v === 'number') requiredLimits[k] = v;
     }
   }
-  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: opts.label ?? 'llara' });
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits,
+    label: opts.label ?? 'llara',
+  });
   return new Gpu(adapter, device, disabled, opts.owner);
 }

@@ -1,4 +1,9 @@
-export { type Capabilities, formatCapabilities, readCapabilities, type SubgroupMatrixConfig } from './capabilities.ts';
+export {
+  type Capabilities,
+  formatCapabilities,
+  readCapabilities,
+  type SubgroupMatrixConfig,
+} from './capabilities.ts';
 export { grid1d, params } from './dispatch.ts';
 export { DTYPE_BYTES, type DType, type HostArray, hostArrayFor, isDType } from './dtype.ts';
 export { DeviceLostError, GpuError, GpuLimitError, GpuUnavailableError, LAVAPIPE_HINT } from './errors.ts';
@@ -19,4 +24,11 @@ export { BufferPool, type PoolStats } from './pool.ts';
 export { preprocess } from './preprocess.ts';
 export { type Binding, type Dispatch, type DispatchTiming, Recorder } from './recorder.ts';
 export { contiguousStrides, numel, Tensor } from './tensor.ts';
-export { assertClose, type CloseReport, compareClose, randomArray, seededRandom, type Tolerance } from './testing.ts';
+export {
+  assertClose,
+  type CloseReport,
+  compareClose,
+  randomArray,
+  seededRandom,
+  type Tolerance,
+} from './testing.ts';

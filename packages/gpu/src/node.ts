@@ -29,7 +29,10 @@ export async function requestNodeGpu(opts: NodeGpuOptions = {}): Promise<Gpu> {
   }
   const backend = opts.backend ?? process.env.LLARA_BACKEND;
   const adapterName = opts.adapter ?? process.env.LLARA_ADAPTER;
-  const args = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia', ...(opts.dawnOptions ?? [])];
+  const args = [
+    'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia',
+    ...(opts.dawnOptions ?? []),
+  ];
   if (backend) args.push(`backend=${backend}`);
   if (adapterName) args.push(`adapter=${adapterName}`);
   let instance: GPU | null = create(args);

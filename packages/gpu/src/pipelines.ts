@@ -35,7 +35,10 @@ export class PipelineCache {
     let p = this.pipelines.get(key);
     if (!p) {
       this.device.pushErrorScope('validation');
-      const module = this.device.createShaderModule({ code: preprocess(spec.code, spec.defines), label: spec.label });
+      const module = this.device.createShaderModule({
+        code: preprocess(spec.code, spec.defines),
+        label: spec.label,
+      });
       p = this.device.createComputePipeline({
         label: spec.label,
         layout: 'auto',
@@ -55,5 +58,9 @@ export class PipelineCache {
 
 function stableJson(o: Record<string, unknown> | undefined): string {
   if (!o) return '';
-  return JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+  return JSON.stringify(
+    Object.keys(o)
+      .sort()
+      .map((k) => [k, o[k]]),
+  );
 }

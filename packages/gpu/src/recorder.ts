@@ -75,12 +75,17 @@ export class Recorder {
     }
     let uniforms: GPUBuffer | null = null;
     if (total > 0) {
-      uniforms = device.createBuffer({ size: total, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      uniforms = device.createBuffer({
+        size: total,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
       const staging = new Uint8Array(total);
       this.items.forEach((it, i) => {
         if ('copy' in it || !it.params) return;
         const p = it.params;
-        const bytes = ArrayBuffer.isView(p) ? new Uint8Array(p.buffer, p.byteOffset, p.byteLength) : new Uint8Array(p);
+        const bytes = ArrayBuffer.isView(p)
+          ? new Uint8Array(p.buffer, p.byteOffset, p.byteLength)
+          : new Uint8Array(p);
         staging.set(bytes, offsets[i]);
       });
       device.queue.writeBuffer(uniforms, 0, staging);
@@ -103,7 +108,11 @@ export class Recorder {
         pass?.end();
         pass = encoder.beginComputePass({
           label: it.label,
-          timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * q, endOfPassWriteIndex: 2 * q + 1 },
+          timestampWrites: {
+            querySet: this.querySet!,
+            beginningOfPassWriteIndex: 2 * q,
+            endOfPassWriteIndex: 2 * q + 1,
+          },
         });
         this.timingLabels.push(it.label);
         q++;
@@ -113,10 +122,17 @@ export class Recorder {
       const entries: GPUBindGroupEntry[] = [];
       let b = 0;
       if (it.params && uniforms) {
-        entries.push({ binding: b++, resource: { buffer: uniforms, offset: offsets[i], size: it.params.byteLength } });
+        entries.push({
+          binding: b++,
+          resource: { buffer: uniforms, offset: offsets[i], size: it.params.byteLength },
+        });
       }
       for (const binding of it.bindings) entries.push({ binding: b++, resource: toResource(binding) });
-      const group = device.createBindGroup({ layout: it.pipeline.getBindGroupLayout(0), entries, label: it.label });
+      const group = device.createBindGroup({
+        layout: it.pipeline.getBindGroupLayout(0),
+        entries,
+        label: it.label,
+      });
       pass.setPipeline(it.pipeline);
       pass.setBindGroup(0, group);
       const [x, y = 1, z = 1] = it.workgroups;
@@ -148,7 +164,10 @@ export class Recorder {
     const device = this.gpu.device;
     this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 * Math.max(count, 1) });
     const size = 16 * Math.max(count, 1);
-    this.resolveBuf = device.createBuffer({ size, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.resolveBuf = device.createBuffer({
+      size,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
     this.readBuf = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
@@ -165,7 +184,8 @@ export class Recorder {
 }
 
 function toResource(b: Binding): GPUBufferBinding {
-  if (b instanceof Tensor) return { buffer: b.buffer, offset: 0, size: Math.max(4, Math.ceil(b.byteLength / 4) * 4) };
+  if (b instanceof Tensor)
+    return { buffer: b.buffer, offset: 0, size: Math.max(4, Math.ceil(b.byteLength / 4) * 4) };
   if ('buffer' in b && !('mapAsync' in b)) return { buffer: b.buffer, offset: b.offset, size: b.size };
   return { buffer: b as GPUBuffer };
 }

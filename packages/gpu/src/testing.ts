@@ -74,7 +74,12 @@ export function compareClose(
 }
 
 /** Throws with `compareClose`'s message when values differ beyond the tolerance. */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, what?: string): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance,
+  what?: string,
+): void {
   const r = compareClose(actual, expected, tol, what);
   if (!r.ok) throw new Error(r.message);
 }
