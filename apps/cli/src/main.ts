@@ -1,1 +1,44 @@
-export {};
+#!/usr/bin/env node
+/**
+ * The `llara` command. Every long command prints progress to stderr and its result to stdout.
+ * Exit codes: 0 ok, 1 user error (one sentence), 2 internal error.
+ */
+import { GpuError } from '@llara/gpu';
+import { Command, CommanderError } from 'commander';
+import { registerDoctor } from './commands/doctor.ts';
+import { UserError } from './errors.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('llara')
+    .description('LLaRA on WebGPU: turn a LLaMA model into a dense retriever, embed, index and search.')
+    .showHelpAfterError()
+    .exitOverride();
+  registerDoctor(program);
+  return program;
+}
+
+function isUserError(e: unknown): e is Error {
+  if (e instanceof UserError || e instanceof GpuError) return true;
+  // Errors thrown by loaders for bad files are marked with `userFacing`.
+  return e instanceof Error && (e as { userFacing?: boolean }).userFacing === true;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = argv[0] === '--' ? argv.slice(1) : argv;
+  const program = buildProgram();
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
+    if (isUserError(e)) {
+      console.error(`llara: ${e.message}`);
+      return 1;
+    }
+    console.error(`llara: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return 2;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

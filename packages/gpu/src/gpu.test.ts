@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuUnavailableError, requestGpu } from './gpu.ts';
+import { GpuUnavailableError } from './errors.ts';
+import { requestGpu } from './gpu.ts';
 import type { Gpu } from './gpu.ts';
 import { formatCapabilities } from './capabilities.ts';
 import { params } from './dispatch.ts';
@@ -166,7 +167,14 @@ describe('pipelines and recorder', () => {
 
   it('pools buffers so repeated shapes allocate nothing new', () => {
     const created = gpu.pool.stats.created;
-    for (let i = 0; i < 10; i++) gpu.tensor('f32', [4096], undefined, { label: 'act' }).release();
+    for (let i = 0; i < 10; i++) {
+      const t = gpu.tensor('f32', [4096], undefined, { label: 'act' });
+      const rec = gpu.recorder();
+      rec.clear(t);
+      t.release(); // reusable only once the commands that use it are submitted
+      rec.submit();
+    }
     expect(gpu.pool.stats.created - created).toBeLessThanOrEqual(1);
+    expect(gpu.pool.stats.inUseBytes).toBeGreaterThanOrEqual(0);
   });
 });

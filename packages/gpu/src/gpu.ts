@@ -179,6 +179,7 @@ export class Gpu {
     const enc = this.device.createCommandEncoder();
     enc.clearBuffer(t.buffer);
     this.device.queue.submit([enc.finish()]);
+    this.pool.flush();
     return t;
   }
 
@@ -206,6 +207,7 @@ export class Gpu {
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(buffer, offset, staging, 0, size);
     this.device.queue.submit([enc.finish()]);
+    this.pool.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ);
     } catch (e) {

@@ -16,6 +16,11 @@ const ALIGN = 256;
 
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
+  /**
+   * Released while commands that use them may not be submitted yet: they become reusable only at the
+   * next `flush()` (after a queue submit), so a later write or clear can never overtake a pending read.
+   */
+  private readonly deferred: GPUBuffer[] = [];
   readonly stats: PoolStats = {
     allocatedBytes: 0,
     inUseBytes: 0,
@@ -52,6 +57,16 @@ export class BufferPool {
   }
 
   release(buf: GPUBuffer): void {
+    this.stats.inUseBytes -= buf.size;
+    this.deferred.push(buf);
+  }
+
+  /** Makes buffers released before the last queue submit reusable. */
+  flush(): void {
+    for (const buf of this.deferred.splice(0)) this.recycle(buf);
+  }
+
+  private recycle(buf: GPUBuffer): void {
     const size = buf.size;
     let list = this.free.get(size);
     if (!list) {
@@ -59,12 +74,12 @@ export class BufferPool {
       this.free.set(size, list);
     }
     list.push(buf);
-    this.stats.inUseBytes -= size;
     this.stats.freeBuffers++;
   }
 
   /** Destroys every free buffer (live ones are untouched). */
   trim(): void {
+    this.flush();
     for (const list of this.free.values()) {
       for (const b of list) {
         this.stats.allocatedBytes -= b.size;

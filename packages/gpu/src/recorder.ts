@@ -24,7 +24,7 @@ export interface DispatchTiming {
  * With `profile`, each dispatch gets its own pass with timestamps and `timings()` reads them back.
  */
 export class Recorder {
-  private readonly items: (Dispatch | { copy: [Tensor, Tensor, number] })[] = [];
+  private readonly items: (Dispatch | { copy: [Tensor, Tensor, number] } | { clear: Tensor })[] = [];
   private readonly timingLabels: string[] = [];
   private querySet: GPUQuerySet | null = null;
   private resolveBuf: GPUBuffer | null = null;
@@ -54,6 +54,11 @@ export class Recorder {
     this.items.push({ copy: [src, dst, bytes] });
   }
 
+  /** Zeroes a tensor in command order (unlike `gpu.zeros`, which clears immediately). */
+  clear(t: Tensor): void {
+    this.items.push({ clear: t });
+  }
+
   get pending(): number {
     return this.items.length;
   }
@@ -66,7 +71,7 @@ export class Recorder {
     const offsets: number[] = [];
     let total = 0;
     for (const it of this.items) {
-      if ('copy' in it || !it.params) {
+      if (!('pipeline' in it) || !it.params) {
         offsets.push(-1);
         continue;
       }
@@ -81,7 +86,7 @@ export class Recorder {
       });
       const staging = new Uint8Array(total);
       this.items.forEach((it, i) => {
-        if ('copy' in it || !it.params) return;
+        if (!('pipeline' in it) || !it.params) return;
         const p = it.params;
         const bytes = ArrayBuffer.isView(p)
           ? new Uint8Array(p.buffer, p.byteOffset, p.byteLength)
@@ -90,7 +95,7 @@ export class Recorder {
       });
       device.queue.writeBuffer(uniforms, 0, staging);
     }
-    const dispatchCount = this.items.filter((it) => !('copy' in it)).length;
+    const dispatchCount = this.items.filter((it) => 'pipeline' in it).length;
     if (this.profile) this.prepareQueries(dispatchCount);
     const encoder = device.createCommandEncoder();
     let pass: GPUComputePassEncoder | null = null;
@@ -102,6 +107,12 @@ export class Recorder {
         pass = null;
         const [src, dst, bytes] = it.copy;
         encoder.copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, Math.ceil(bytes / 4) * 4);
+        return;
+      }
+      if ('clear' in it) {
+        pass?.end();
+        pass = null;
+        encoder.clearBuffer(it.clear.buffer);
         return;
       }
       if (this.profile) {
@@ -145,6 +156,7 @@ export class Recorder {
       this.lastQueries = q;
     }
     device.queue.submit([encoder.finish()]);
+    this.gpu.pool.flush();
     uniforms?.destroy();
     this.items.length = 0;
   }

@@ -1,1 +1,1 @@
-export {};
+export { forEachFileLine, loadBeir, readCorpus, readQrels, readQueries } from './beir-node.ts';
