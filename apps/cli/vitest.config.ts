@@ -1,3 +1,10 @@
 import { defineProject } from 'vitest/config';
 
-export default defineProject({ test: { name: 'cli', include: ['src/**/*.test.ts', 'test/**/*.test.ts'] } });
+export default defineProject({
+  test: {
+    name: 'cli',
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});

@@ -1,6 +1,7 @@
 // Bundles the CLI (TypeScript sources of every workspace package + WGSL) into dist/llara.mjs.
-import { build } from 'esbuild';
+
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { NODE_EXTERNALS, wgslRaw } from '../../../scripts/esbuild-wgsl.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -15,7 +16,9 @@ export async function buildCli() {
     sourcemap: 'linked',
     external: NODE_EXTERNALS,
     plugins: [wgslRaw],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
     logLevel: 'warning',
   });
 }

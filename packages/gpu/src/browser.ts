@@ -1,4 +1,4 @@
-import { requestGpu, type Gpu, type GpuOptions } from './gpu.ts';
+import { type Gpu, type GpuOptions, requestGpu } from './gpu.ts';
 
 /** The browser's WebGPU device (`navigator.gpu`), with the best limits and features it grants. */
 export function requestBrowserGpu(opts: GpuOptions = {}): Promise<Gpu> {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuUnavailableError } from './errors.ts';
-import { requestGpu } from './gpu.ts';
-import type { Gpu } from './gpu.ts';
 import { formatCapabilities } from './capabilities.ts';
 import { params } from './dispatch.ts';
+import { GpuUnavailableError } from './errors.ts';
+import type { Gpu } from './gpu.ts';
+import { requestGpu } from './gpu.ts';
 import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, toBf16Array, toF16Array } from './half.ts';
 import { requestNodeGpu } from './node.ts';
 
@@ -69,7 +69,7 @@ describe('tensors', () => {
       Number.POSITIVE_INFINITY,
       Number.NEGATIVE_INFINITY,
       Number.NaN,
-      3.14159,
+      3.25,
     ];
     const f32 = new Float32Array(special);
     const cases: [Parameters<Gpu['tensor']>[0], ArrayBufferView & ArrayLike<number>][] = [

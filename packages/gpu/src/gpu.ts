@@ -61,6 +61,7 @@ export class Gpu {
     readonly device: GPUDevice,
     private readonly disabled: Set<KernelFeature>,
     /** Keeps the Node `webgpu` instance alive while the device is; dropped on destroy. */
+    // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held only to keep Dawn's instance reachable.
     private owner: unknown = null,
   ) {
     this.caps = readCapabilities(adapter, device);
@@ -75,10 +76,7 @@ export class Gpu {
       minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
     };
     this.pipelines = new PipelineCache(device, (label, p) => this.track(label, p));
-    this.pool = new BufferPool(
-      (size, label) => this.createBuffer(size, label),
-      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    );
+    this.pool = new BufferPool((size, label) => this.createBuffer(size, label));
     this.lost = device.lost.then((info) => {
       this.lostInfo = info;
       if (!this.destroyed) {

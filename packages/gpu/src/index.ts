@@ -1,3 +1,4 @@
+export { requestBrowserGpu } from './browser.ts';
 export {
   type Capabilities,
   formatCapabilities,
@@ -8,7 +9,6 @@ export { grid1d, params } from './dispatch.ts';
 export { DTYPE_BYTES, type DType, type HostArray, hostArrayFor, isDType } from './dtype.ts';
 export { DeviceLostError, GpuError, GpuLimitError, GpuUnavailableError, LAVAPIPE_HINT } from './errors.ts';
 export { formatBytes, Gpu, type GpuOptions, type KernelFeature, requestGpu } from './gpu.ts';
-export { requestBrowserGpu } from './browser.ts';
 export {
   bf16BitsToF32,
   f16BitsToF32,

@@ -30,10 +30,7 @@ export class BufferPool {
     reused: 0,
   };
 
-  constructor(
-    private readonly create: (size: number, label: string) => GPUBuffer,
-    private readonly usage: number,
-  ) {}
+  constructor(private readonly create: (size: number, label: string) => GPUBuffer) {}
 
   static roundSize(bytes: number): number {
     return Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,7 +74,9 @@ describe('loadBeir (Node)', () => {
     mkdirSync(join(dir, 'qrels'), { recursive: true });
     writeFileSync(join(dir, 'corpus.jsonl'), '{"_id":"d1","text":"x"}\n');
     writeFileSync(join(dir, 'queries.jsonl'), '{"_id":"q1","text":"x"}\n');
-    await expect(loadBeir(dir)).rejects.toThrow(`Qrels file ${join(dir, 'qrels', 'test.tsv')} does not exist`);
+    await expect(loadBeir(dir)).rejects.toThrow(
+      `Qrels file ${join(dir, 'qrels', 'test.tsv')} does not exist`,
+    );
     writeFileSync(join(dir, 'qrels', 'dev.tsv'), 'query-id\tcorpus-id\tscore\nq1\td1\t1\n');
     expect((await loadBeir(dir, 'dev')).qrels.get('q1')?.get('d1')).toBe(1);
     writeFileSync(join(dir, 'corpus.jsonl'), '{"_id":"d1","text":"x"}\n{oops}\n');

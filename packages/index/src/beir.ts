@@ -80,7 +80,8 @@ function readString(
     if (optional) return '';
     throw new Error(`${file} line ${lineNumber} has no "${key}" field.`);
   }
-  if (typeof v !== 'string') throw new Error(`${file} line ${lineNumber} has a "${key}" that is not a string.`);
+  if (typeof v !== 'string')
+    throw new Error(`${file} line ${lineNumber} has a "${key}" that is not a string.`);
   return v;
 }
 
@@ -165,7 +166,9 @@ export function addJudgement(
     qrels.set(qid, docs);
   }
   if (docs.has(docId)) {
-    throw new Error(`${file} line ${lineNumber} judges query "${qid}" and document "${docId}" a second time.`);
+    throw new Error(
+      `${file} line ${lineNumber} judges query "${qid}" and document "${docId}" a second time.`,
+    );
   }
   docs.set(docId, grade);
 }

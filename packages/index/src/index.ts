@@ -1,3 +1,4 @@
+export { analyze, LUCENE_STOP_WORDS } from './analyzer.ts';
 export {
   addJudgement,
   type BeirDataset,
@@ -7,7 +8,52 @@ export {
   parseCorpus,
   parseQrels,
   parseQueries,
-  type Qrels,
   QRELS_HEADER,
+  type Qrels,
 } from './beir.ts';
+export { Bm25Index, type Bm25Options } from './bm25.ts';
+export {
+  type CandidateList,
+  innerProductErrorBound,
+  isUsable,
+  type MergeResult,
+  mergeCandidates,
+} from './exact-rerank.ts';
+export { checkSearch, dot, FlatIndex, type FlatIndexOptions, scanStore } from './flat-index.ts';
+export { GpuFlatIndex, type GpuFlatIndexOptions } from './gpu-flat-index.ts';
+export { IvfIndex, type IvfOptions } from './ivf.ts';
+export { type KMeansOptions, type KMeansResult, kmeans, nearestCentroid, normalizeRows } from './kmeans.ts';
+export {
+  type EvaluateOptions,
+  type Evaluation,
+  evaluate,
+  formatEvaluation,
+  idealDcg,
+  type Metrics,
+  metricNames,
+  queryMetrics,
+  type Run,
+} from './metrics.ts';
+export {
+  decodeNpy,
+  decodeNpyHeader,
+  encodeNpy,
+  type NpyArray,
+  type NpyData,
+  type NpyDType,
+  npyItemSize,
+  numElements,
+} from './npy.ts';
 export { compareHits, compareIds, rankDocuments, type SearchHit } from './ranking.ts';
+export { TopK } from './top-k.ts';
+export {
+  type EvalRunOptions,
+  evalRun,
+  formatTrecRun,
+  parseAnyQrels,
+  parseTrecQrels,
+  parseTrecRun,
+  type TrecRunFormat,
+} from './trec.ts';
+export type { VectorDType, VectorIndex } from './vector-index.ts';
+export { checkRows, VectorStore } from './vector-store.ts';

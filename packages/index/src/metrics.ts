@@ -51,7 +51,11 @@ export function idealDcg(grades: Iterable<number>, k: number): number {
 }
 
 /** One query's metrics from its ranked document ids (best first) and its judgements. */
-export function queryMetrics(ranked: readonly string[], judged: ReadonlyMap<string, number>, ks: readonly number[]): Metrics {
+export function queryMetrics(
+  ranked: readonly string[],
+  judged: ReadonlyMap<string, number>,
+  ks: readonly number[],
+): Metrics {
   let numRel = 0;
   for (const g of judged.values()) if (g > 0) numRel++;
   const out: Metrics = {};
@@ -91,7 +95,8 @@ function checkCutoffs(ks: readonly number[]): void {
 
 function checkScores(qid: string, docs: ReadonlyMap<string, number>): void {
   for (const [docId, score] of docs) {
-    if (Number.isNaN(score)) throw new Error(`The run's score for query "${qid}" and document "${docId}" is NaN.`);
+    if (Number.isNaN(score))
+      throw new Error(`The run's score for query "${qid}" and document "${docId}" is NaN.`);
   }
 }
 

@@ -14,9 +14,15 @@ export interface TestGpu {
 
 export async function openTestGpus(): Promise<TestGpu[]> {
   const full = await requestNodeGpu();
-  const plain = await requestNodeGpu({ disable: ['shader-f16', 'subgroups', 'subgroup-matrix'], defaultLimits: true });
+  const plain = await requestNodeGpu({
+    disable: ['shader-f16', 'subgroups', 'subgroup-matrix'],
+    defaultLimits: true,
+  });
   return [
-    { name: `full(${[...full.features].filter((f) => f === 'shader-f16' || f === 'subgroups').join('+') || 'f32'})`, gpu: full },
+    {
+      name: `full(${[...full.features].filter((f) => f === 'shader-f16' || f === 'subgroups').join('+') || 'f32'})`,
+      gpu: full,
+    },
     { name: 'plain-f32', gpu: plain },
   ];
 }

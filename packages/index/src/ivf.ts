@@ -1,0 +1,144 @@
+/**
+ * IVF-Flat on the CPU: vectors are grouped by their nearest k-means centroid (inner product, spherical);
+ * a search scores only the `nprobe` lists whose centroids best match the query. nprobe = nlist is exact.
+ */
+import { checkSearch, dot, scanStore } from './flat-index.ts';
+import { kmeans, nearestCentroid } from './kmeans.ts';
+import type { SearchHit } from './ranking.ts';
+import { TopK } from './top-k.ts';
+import type { VectorDType, VectorIndex } from './vector-index.ts';
+import { checkDims, checkRows, VectorStore } from './vector-store.ts';
+
+export interface IvfOptions {
+  /** Number of lists (k-means centroids). */
+  nlist: number;
+  /** Lists scanned per query (default 1); can be overridden per search. */
+  nprobe?: number;
+  /** Storage precision (default 'f32'). */
+  dtype?: VectorDType;
+  /** k-means seed (default 0). */
+  seed?: number;
+  /** k-means iterations (default 20). */
+  iterations?: number;
+}
+
+/**
+ * @example
+ * const ivf = IvfIndex.build(ids, vectors, 768, { nlist: 256, nprobe: 16 });
+ * const hits = await ivf.search(queryVectors, 10);
+ */
+export class IvfIndex implements VectorIndex {
+  readonly nlist: number;
+  nprobe: number;
+  private centroids: Float32Array | undefined;
+  private readonly lists: VectorStore[];
+  private readonly listOf = new Map<string, number>();
+
+  constructor(
+    readonly dims: number,
+    private readonly options: IvfOptions,
+  ) {
+    checkDims(dims);
+    this.nlist = options.nlist;
+    if (!Number.isInteger(this.nlist) || this.nlist < 1)
+      throw new RangeError(`nlist must be a positive integer, got ${this.nlist}.`);
+    this.nprobe = options.nprobe ?? 1;
+    this.lists = Array.from({ length: this.nlist }, () => new VectorStore(dims, options.dtype ?? 'f32'));
+  }
+
+  /** Trains on `vectors` and adds them under `ids`. */
+  static build(ids: readonly string[], vectors: Float32Array, dims: number, options: IvfOptions): IvfIndex {
+    const index = new IvfIndex(dims, options);
+    index.train(vectors);
+    index.add(ids, vectors);
+    return index;
+  }
+
+  get size(): number {
+    return this.listOf.size;
+  }
+
+  get trained(): boolean {
+    return this.centroids !== undefined;
+  }
+
+  /** Vectors per list, for inspecting balance. */
+  listSizes(): number[] {
+    return this.lists.map((l) => l.size);
+  }
+
+  /** Learns the `nlist` centroids from sample vectors (row-major `[n, dims]`, n >= nlist). */
+  train(vectors: Float32Array): void {
+    checkRows(vectors, this.dims, 'The training vectors');
+    const { seed, iterations } = this.options;
+    this.centroids = kmeans(vectors, this.dims, this.nlist, { seed, iterations }).centroids;
+  }
+
+  add(ids: readonly string[], vectors: Float32Array): void {
+    const centroids = this.centroids;
+    if (!centroids) throw new Error('The IVF index must be trained before vectors are added.');
+    const n = checkRows(vectors, this.dims, 'The vectors to add');
+    if (n !== ids.length)
+      throw new Error(`Got ${ids.length} ids for ${n} vectors of ${this.dims} dimensions.`);
+    const seen = new Set<string>();
+    for (const id of ids) {
+      if (this.listOf.has(id) || seen.has(id)) throw new Error(`The id "${id}" is already in the index.`);
+      seen.add(id);
+    }
+    const d = this.dims;
+    for (let i = 0; i < n; i++) {
+      const list = nearestCentroid(vectors, i * d, centroids, d);
+      this.lists[list].add([ids[i]], vectors.subarray(i * d, i * d + d));
+      this.listOf.set(ids[i], list);
+    }
+  }
+
+  remove(ids: readonly string[]): number {
+    let removed = 0;
+    for (const id of ids) {
+      const list = this.listOf.get(id);
+      if (list === undefined) continue;
+      removed += this.lists[list].remove([id]);
+      this.listOf.delete(id);
+    }
+    return removed;
+  }
+
+  /** The `nprobe` lists whose centroids score highest against query `q`. */
+  private probe(queries: Float32Array, q: number, nprobe: number): number[] {
+    const d = this.dims;
+    const scores = Array.from({ length: this.nlist }, (_, c) =>
+      dot(queries, q * d, this.centroids!, c * d, d),
+    );
+    const order = scores.map((_, c) => c).sort((a, b) => scores[b] - scores[a] || a - b);
+    return order.slice(0, nprobe);
+  }
+
+  /** Synchronous search; `nprobe` defaults to the index's setting. */
+  searchSync(queries: Float32Array, k: number, nprobe = this.nprobe): SearchHit[][] {
+    const nq = checkSearch(queries, this.dims, k);
+    if (!Number.isInteger(nprobe) || nprobe < 1)
+      throw new RangeError(`nprobe must be a positive integer, got ${nprobe}.`);
+    const tops = Array.from({ length: nq }, () => new TopK(k));
+    if (!this.centroids) return tops.map(() => []);
+    // Group queries by list so each list (and its f16 decoding) is visited once.
+    const byList: number[][] = this.lists.map(() => []);
+    for (let q = 0; q < nq; q++) for (const list of this.probe(queries, q, nprobe)) byList[list].push(q);
+    const d = this.dims;
+    byList.forEach((qs, list) => {
+      if (qs.length === 0 || this.lists[list].size === 0) return;
+      const batch = new Float32Array(qs.length * d);
+      for (const [i, q] of qs.entries()) batch.set(queries.subarray(q * d, q * d + d), i * d);
+      scanStore(
+        this.lists[list],
+        batch,
+        qs.map((q) => tops[q]),
+      );
+    });
+    return tops.map((t) => t.sorted());
+  }
+
+  async search(queries: Float32Array, k: number): Promise<SearchHit[][]> {
+    return this.searchSync(queries, k);
+  }
+}

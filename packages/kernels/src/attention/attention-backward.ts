@@ -1,0 +1,135 @@
+/**
+ * Attention backward (flash style: probabilities recomputed from the forward's lse, no T x T matrix,
+ * no float atomics). Three dispatches: per-row statistics (lse and D = dOut . out into one scratch
+ * tensor), dQ (one query row per invocation group, keys streamed), dK and dV (one key row per
+ * invocation group, the queries of every head sharing the kv head streamed, so GQA heads are summed
+ * in registers).
+ *
+ * Shapes (row-major, f32, row = token slot b*T + i), as in attention-forward.ts:
+ *   q, out, dOut, dq [B*T, numHeads*headDim]   k, v, dk, dv [B*T, numKvHeads*headDim]   lse [numHeads, B*T]
+ * dq, dk, dv are overwritten with the gradients of sum(out * dOut); rows the mask hides get zeros.
+ *
+ * ```ts
+ * attentionForward(rec, q, k, v, out, lse, mask, opts);
+ * // ... later, with dOut from the layer above:
+ * attentionBackward(rec, q, k, v, out, dOut, lse, dq, dk, dv, mask, opts);
+ * rec.submit();
+ * ```
+ */
+import { type Gpu, grid1d, params, type Recorder, type Tensor } from '@llara/gpu';
+import dkdvCode from './attention-backward-dkdv.wgsl?raw';
+import dqCode from './attention-backward-dq.wgsl?raw';
+import statsCode from './attention-backward-stats.wgsl?raw';
+import {
+  type AttentionOptions,
+  type AttentionShape,
+  attentionShape,
+  foldedGrid,
+  lseSizeCheck,
+  withConstants,
+} from './attention-config.ts';
+import lanesCode from './attention-lanes.wgsl?raw';
+import { type AttentionLayout, attentionLayout, layoutConstants, layoutDefines } from './attention-layout.ts';
+import maskCode from './attention-mask.wgsl?raw';
+import type { GpuMask } from './gpu-mask.ts';
+
+const DQ_SOURCE = `${dqCode}\n${maskCode}\n${lanesCode}`;
+const DKDV_SOURCE = `${dkdvCode}\n${maskCode}\n${lanesCode}`;
+
+function pipelines(gpu: Gpu, l: AttentionLayout, hd: number) {
+  const consts = layoutConstants(l, hd);
+  const defines = layoutDefines(l);
+  return {
+    stats: gpu.pipeline({ code: withConstants(statsCode, { HD: hd }), label: 'attention-backward-stats' }),
+    dq: gpu.pipeline({
+      code: withConstants(DQ_SOURCE, { ...consts, KT: l.keyTile }),
+      defines,
+      label: `attention-backward-dq-${l.variant}`,
+    }),
+    dkdv: gpu.pipeline({
+      code: withConstants(DKDV_SOURCE, { ...consts, QT: l.queryTile }),
+      defines,
+      label: `attention-backward-dkdv-${l.variant}`,
+    }),
+  };
+}
+
+/**
+ * Gradients: dq [B*T, nH*hd], dk, dv [B*T, nKV*hd] (overwritten, GQA heads summed). Reads q, k, v,
+ * out, dOut and the forward's lse; borrows an f32 [2, nH, B*T] scratch from the pool.
+ */
+export function attentionBackward(
+  rec: Recorder,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  out: Tensor,
+  dOut: Tensor,
+  lse: Tensor,
+  dq: Tensor,
+  dk: Tensor,
+  dv: Tensor,
+  mask: GpuMask,
+  o: AttentionOptions,
+): void {
+  const s = attentionShape(mask, o, [
+    [q, 'q', 'q'],
+    [k, 'kv', 'k'],
+    [v, 'kv', 'v'],
+    [out, 'q', 'out'],
+    [dOut, 'q', 'dOut'],
+    [dq, 'q', 'dq'],
+    [dk, 'kv', 'dk'],
+    [dv, 'kv', 'dv'],
+  ]);
+  lseSizeCheck(lse, s);
+  const gpu = rec.gpu;
+  const l = attentionLayout(gpu, o);
+  const p = pipelines(gpu, l, s.hd);
+  const stats = gpu.tensor('f32', [2, s.nh, s.rows], undefined, { label: 'attention-stats' });
+
+  const statsGrid = grid1d(
+    Math.ceil((s.nh * s.rows) / 64),
+    1,
+    Math.min(o.maxWorkgroupsPerDim ?? Number.POSITIVE_INFINITY, gpu.limits.maxComputeWorkgroupsPerDimension),
+  );
+  rec.dispatch({
+    pipeline: p.stats,
+    params: params([s.rows, s.nh, statsGrid[0]]),
+    bindings: [out, dOut, lse, stats],
+    workgroups: statsGrid,
+    label: 'attention-backward-stats',
+  });
+
+  const qTiles = Math.ceil(s.seq / l.rows);
+  const dqGrid = foldedGrid(gpu, qTiles * s.nh * s.batch, o);
+  rec.dispatch({
+    pipeline: p.dq,
+    params: backwardParams(s, mask, qTiles, dqGrid[0], l.chunks),
+    bindings: [q, k, v, dOut, stats, mask.table, dq],
+    workgroups: dqGrid,
+    label: `attention-backward-dq-${l.variant}`,
+  });
+
+  const kTiles = Math.ceil(s.seq / l.rows);
+  const dkdvGrid = foldedGrid(gpu, kTiles * s.nkv * s.batch, o);
+  rec.dispatch({
+    pipeline: p.dkdv,
+    params: backwardParams(s, mask, kTiles, dkdvGrid[0], l.chunks),
+    bindings: [q, k, v, dOut, stats, mask.table, dk, dv],
+    workgroups: dkdvGrid,
+    label: `attention-backward-dkdv-${l.variant}`,
+  });
+  // The pool hands the buffer out again only after this recorder's commands are submitted.
+  stats.release();
+}
+
+function backwardParams(
+  s: AttentionShape,
+  mask: GpuMask,
+  tiles: number,
+  nx: number,
+  chunks: number,
+): Uint32Array {
+  return params([s.batch, s.seq, s.nh, s.nkv, { f32: s.scale }, mask.desc.causal ? 1 : 0, tiles, nx, chunks]);
+}

@@ -1,0 +1,98 @@
+/**
+ * What the attention kernels share: options, shape checks, compile-time constants and the folded
+ * workgroup grid.
+ */
+import { type Gpu, grid1d, type Tensor } from '@llara/gpu';
+import type { GpuMask } from './gpu-mask.ts';
+
+/** `plain`: one query row per invocation, f32 everywhere. `subgroups`: a row's head dim is split over lanes. */
+export type AttentionVariant = 'plain' | 'subgroups';
+
+export interface AttentionOptions {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  /** Multiplies q.k before the softmax; default 1/sqrt(headDim). */
+  scale?: number;
+  /** Force a kernel variant (tests, benchmarks); default: the best the device offers. */
+  variant?: AttentionVariant;
+  /** Fold grids at this many workgroups per dimension instead of the device limit (tests). */
+  maxWorkgroupsPerDim?: number;
+}
+
+/** Largest head dim the kernels take: keeps the per-invocation arrays and tiles within limits. */
+export const MAX_HEAD_DIM = 256;
+/** Workgroup memory the kernels may use: WebGPU's default limit. */
+const WORKGROUP_BYTES = 16384;
+
+export interface AttentionShape {
+  batch: number;
+  seq: number;
+  rows: number;
+  nh: number;
+  nkv: number;
+  hd: number;
+  scale: number;
+}
+
+/** Validates the options and the tensors against the mask; returns the shape the kernels use. */
+export function attentionShape(
+  mask: GpuMask,
+  o: AttentionOptions,
+  tensors: [Tensor, 'q' | 'kv', string][],
+): AttentionShape {
+  const { numHeads: nh, numKvHeads: nkv, headDim: hd } = o;
+  const ints = [nh, nkv, hd].every((x) => Number.isInteger(x) && x > 0);
+  if (!ints || nh % nkv !== 0) {
+    throw new Error(
+      `Attention needs positive integer heads with numHeads a multiple of numKvHeads (got ${nh}, ${nkv}, headDim ${hd}).`,
+    );
+  }
+  if (hd > MAX_HEAD_DIM) throw new Error(`Attention supports headDim up to ${MAX_HEAD_DIM}, not ${hd}.`);
+  const { batch, seqLen: seq } = mask.desc;
+  const rows = batch * seq;
+  if (mask.table.size !== 6 * batch) {
+    throw new Error(
+      `Attention mask table has ${mask.table.size} entries; a batch of ${batch} needs ${6 * batch}.`,
+    );
+  }
+  for (const [t, kind, name] of tensors) {
+    const want = rows * (kind === 'q' ? nh : nkv) * hd;
+    if (t.dtype !== 'f32' || t.size !== want) {
+      throw new Error(
+        `Attention ${name} must be f32 with ${want} elements ([${rows}, ${kind === 'q' ? nh : nkv}*${hd}]), got ${t}.`,
+      );
+    }
+  }
+  return { batch, seq, rows, nh, nkv, hd, scale: o.scale ?? 1 / Math.sqrt(hd) };
+}
+
+export function lseSizeCheck(lse: Tensor, s: AttentionShape): void {
+  if (lse.dtype !== 'f32' || lse.size !== s.nh * s.rows) {
+    throw new Error(`Attention lse must be f32 [${s.nh}, ${s.rows}], got ${lse}.`);
+  }
+}
+
+/** Keys (or queries) per workgroup-memory tile when two tiles of rows `vec4s` wide share 16 KiB. */
+export function tileRows(vec4s: number, extraBytesPerRow = 0): number {
+  return Math.max(1, Math.min(64, Math.floor(WORKGROUP_BYTES / (32 * vec4s + extraBytesPerRow))));
+}
+
+/**
+ * Kernel source with its compile-time constants appended (WGSL module-scope declarations may come in
+ * any order, so `enable` lines stay first). Private arrays need const sizes, which override
+ * constants cannot give; the pipeline cache keys on the resulting text.
+ */
+export function withConstants(code: string, consts: Record<string, number>): string {
+  const lines = Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;`);
+  return `${code}\n${lines.join('\n')}\n`;
+}
+
+/** Workgroups for `count` flat groups, folded into 2-D; the kernel unfolds with `wid.x + wid.y * nx`. */
+export function foldedGrid(gpu: Gpu, count: number, o: AttentionOptions): [number, number] {
+  const max = Math.min(
+    o.maxWorkgroupsPerDim ?? Number.POSITIVE_INFINITY,
+    gpu.limits.maxComputeWorkgroupsPerDimension,
+  );
+  return grid1d(count, 1, max);
+}

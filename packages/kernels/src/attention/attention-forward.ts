@@ -1,0 +1,100 @@
+/**
+ * Scaled dot-product attention forward (flash style: online softmax, never a T x T matrix).
+ *
+ * Shapes (row-major, f32, row = token slot b*T + i of the mask's [batch, seqLen] layout):
+ *   q   [B*T, numHeads*headDim]     k, v [B*T, numKvHeads*headDim]   (head h reads kv head h / (nH/nKV))
+ *   out [B*T, numHeads*headDim]     lse  [numHeads, B*T]  (logsumexp of the row's scaled visible scores)
+ * out[r, h] = sum_j softmax_j(scale * q[r,h] . k[j,kv(h)]) v[j,kv(h)] over the keys the mask lets row r see.
+ * A row that sees no key (padding) gets out = 0 and lse = -Infinity; backward gives it zero gradients.
+ *
+ * ```ts
+ * const mask = uploadMask(gpu, paddedCausalMask(T, lengths, 'left'));
+ * attentionForward(rec, q, k, v, out, lse, mask, { numHeads: 32, numKvHeads: 32, headDim: 128 });
+ * ```
+ */
+import { type Gpu, params, type Recorder, type Tensor } from '@llara/gpu';
+import {
+  type AttentionOptions,
+  type AttentionShape,
+  attentionShape,
+  foldedGrid,
+  lseSizeCheck,
+  withConstants,
+} from './attention-config.ts';
+import code from './attention-forward.wgsl?raw';
+import lanesCode from './attention-lanes.wgsl?raw';
+import { type AttentionLayout, attentionLayout, layoutConstants, layoutDefines } from './attention-layout.ts';
+import maskCode from './attention-mask.wgsl?raw';
+import type { GpuMask } from './gpu-mask.ts';
+
+const SOURCE = `${code}\n${maskCode}\n${lanesCode}`;
+
+/** One line naming the variant and tiling `attentionForward` uses on this device, for logs and benchmarks. */
+export function describeAttention(gpu: Gpu, o: AttentionOptions): string {
+  const l = attentionLayout(gpu, o);
+  const split = l.lanes === 1 ? 'one query row per invocation' : `${l.lanes} subgroup lanes per query row`;
+  return `attention f32 ${l.variant}: ${split}, ${l.rows} rows x ${l.keyTile} keys per tile`;
+}
+
+function forwardPipeline(gpu: Gpu, l: AttentionLayout, hd: number): GPUComputePipeline {
+  return gpu.pipeline({
+    code: withConstants(SOURCE, { ...layoutConstants(l, hd), KT: l.keyTile }),
+    defines: layoutDefines(l),
+    label: `attention-forward-${l.variant}`,
+  });
+}
+
+/**
+ * q: f32 [B*T, numHeads*headDim]; k, v: f32 [B*T, numKvHeads*headDim]; out: f32 [B*T, numHeads*headDim];
+ * lse: f32 [numHeads, B*T] (-Infinity for rows that see no key, whose out is 0).
+ */
+export function attentionForward(
+  rec: Recorder,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  out: Tensor,
+  lse: Tensor,
+  mask: GpuMask,
+  o: AttentionOptions,
+): void {
+  const s = attentionShape(mask, o, [
+    [q, 'q', 'q'],
+    [k, 'kv', 'k'],
+    [v, 'kv', 'v'],
+    [out, 'q', 'out'],
+  ]);
+  lseSizeCheck(lse, s);
+  const gpu = rec.gpu;
+  const l = attentionLayout(gpu, o);
+  const tiles = Math.ceil(s.seq / l.rows);
+  const workgroups = foldedGrid(gpu, tiles * s.nh * s.batch, o);
+  rec.dispatch({
+    pipeline: forwardPipeline(gpu, l, s.hd),
+    params: forwardParams(s, mask, tiles, workgroups[0], l.chunks),
+    bindings: [q, k, v, mask.table, out, lse],
+    workgroups,
+    label: `attention-forward-${l.variant}`,
+  });
+}
+
+function forwardParams(
+  s: AttentionShape,
+  mask: GpuMask,
+  tiles: number,
+  nx: number,
+  chunks: number,
+): Uint32Array {
+  return params([
+    s.batch,
+    s.seq,
+    s.nh,
+    s.nkv,
+    { f32: s.scale },
+    mask.desc.causal ? 1 : 0,
+    tiles,
+    nx,
+    { f32: Number.NEGATIVE_INFINITY },
+    chunks,
+  ]);
+}

@@ -1,0 +1,31 @@
+// Embedding gather, one output element per invocation; needs common/weights.wgsl before it. The grid
+// folds past 65,535 workgroups: i = (wid.x + wid.y * nx) * WG + lid.
+// ids: i32 [T]; W (the table): [V, D] row-major (D contiguous), f32, f16 or bf16; out: f32 [T, D].
+//   out[t, d] = W[ids[t], d]  if 0 <= ids[t] < V,  else 0
+struct Params {
+  n: u32, // T * D
+  D: u32,
+  V: u32,
+  nx: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> ids: array<i32>;
+@group(0) @binding(2) var<storage, read> W: array<WElem>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+override WG: u32 = 256u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * p.nx) * WG + lid;
+  if (i >= p.n) {
+    return;
+  }
+  let id = ids[i / p.D];
+  var v = 0.0;
+  if (id >= 0 && u32(id) < p.V) {
+    v = wload(u32(id) * p.D + i % p.D);
+  }
+  out[i] = v;
+}

@@ -1,0 +1,240 @@
+/**
+ * CPU emulation of matmul-subgroup-matrix.wgsl, for devices that cannot run it (everything but the
+ * H100 this project tests on). It is a line-by-line transcription of the kernel: the same grid (folded
+ * like the wrapper folds it), slice copies by every invocation, f16 rounding on the way into
+ * workgroup memory, subgroup-matrix loads with offset/stride/majorness, multiply-accumulate per
+ * SM x SN x SK block in f32, and both epilogues (direct store, scratch + bounds-checked alpha/beta).
+ * Every memory access is bounds-checked here, so an index that would read past a buffer on the GPU
+ * throws instead. Keep it in step with the WGSL: the two are reviewed together.
+ */
+import { f16BitsToF32, f32ToF16Bits } from '@llara/gpu';
+import { type MatmulOptions, storedShapes, tileGrid } from './matmul-options.ts';
+import { SUBGROUP_MATRIX_TILE, type SubgroupMatrixShape } from './matmul-subgroup-matrix.ts';
+
+export interface SubgroupMatrixEmulation {
+  /** The device's f16 -> f32 matrix shape (8 or 16 per side). */
+  shape: SubgroupMatrixShape;
+  /** Subgroup size the device compiled for (its maximum); the workgroup is NSG times it. */
+  maxSubgroupSize: number;
+  /** Subgroup size at run time (<= maxSubgroupSize; smaller sizes leave extra subgroups idle). */
+  subgroupSize?: number;
+  /** Workgroups per grid dimension (small values exercise the folded grid). */
+  maxWorkgroupsPerDim?: number;
+}
+
+/** A subgroup matrix as rows x cols values, row-major. */
+interface Mat {
+  rows: number;
+  cols: number;
+  v: Float32Array;
+}
+
+const toF16 = (x: number) => f16BitsToF32(f32ToF16Bits(x));
+
+function at(arr: ArrayLike<number>, i: number, what: string): number {
+  if (!(i >= 0 && i < arr.length && Number.isInteger(i)))
+    throw new Error(`${what}: index ${i} outside [0, ${arr.length})`);
+  return arr[i];
+}
+
+function put(arr: Float32Array, i: number, v: number, what: string): void {
+  if (!(i >= 0 && i < arr.length && Number.isInteger(i)))
+    throw new Error(`${what}: index ${i} outside [0, ${arr.length})`);
+  arr[i] = v;
+}
+
+/** subgroupMatrixLoad: entry [r, c] at offset + r*stride + c (row-major) or offset + c*stride + r. */
+function matLoad(
+  arr: ArrayLike<number>,
+  offset: number,
+  colMajor: boolean,
+  stride: number,
+  rows: number,
+  cols: number,
+  what: string,
+): Mat {
+  if (stride < (colMajor ? rows : cols)) throw new Error(`${what}: stride ${stride} too small`);
+  const v = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++)
+      v[r * cols + c] = at(arr, offset + (colMajor ? c * stride + r : r * stride + c), what);
+  }
+  return { rows, cols, v };
+}
+
+function matStore(arr: Float32Array, offset: number, m: Mat, stride: number, what: string): void {
+  if (stride < m.cols) throw new Error(`${what}: stride ${stride} too small`);
+  for (let r = 0; r < m.rows; r++) {
+    for (let c = 0; c < m.cols; c++) put(arr, offset + r * stride + c, m.v[r * m.cols + c], what);
+  }
+}
+
+/** subgroupMatrixMultiplyAccumulate: products of f16 values are exact; sums rounded to f32. */
+function matMulAcc(a: Mat, b: Mat, acc: Mat): Mat {
+  if (a.cols !== b.rows || a.rows !== acc.rows || b.cols !== acc.cols)
+    throw new Error('matMulAcc: shape mismatch');
+  const v = new Float32Array(acc.rows * acc.cols);
+  for (let r = 0; r < acc.rows; r++) {
+    for (let c = 0; c < acc.cols; c++) {
+      let s = acc.v[r * acc.cols + c];
+      for (let k = 0; k < a.cols; k++) s += a.v[r * a.cols + k] * b.v[k * b.cols + c];
+      v[r * acc.cols + c] = s;
+    }
+  }
+  return { rows: acc.rows, cols: acc.cols, v };
+}
+
+/**
+ * Runs the subgroup-matrix kernel's algorithm on the CPU: C (f32 [M, N], updated in place) =
+ * alpha * op(A) @ op(B) + beta * C. `b` holds B's values as stored (already decoded from f16/bf16).
+ */
+export function emulateMatmulSubgroupMatrix(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  c: Float32Array,
+  o: MatmulOptions,
+  emu: SubgroupMatrixEmulation,
+): void {
+  const { BM, BN, BK, NSG } = SUBGROUP_MATRIX_TILE;
+  const { M: SM, N: SN, K: SK } = emu.shape;
+  const TM = BM / (2 * SM);
+  const TN = BN / (2 * SN);
+  const WG = NSG * emu.maxSubgroupSize;
+  const sgSize = emu.subgroupSize ?? emu.maxSubgroupSize;
+  if (WG % sgSize !== 0 || sgSize > emu.maxSubgroupSize) throw new Error('emulation: bad subgroup size');
+  const p = { M: o.M, N: o.N, K: o.K, alpha: Math.fround(o.alpha ?? 1), beta: o.beta ?? 0 };
+  const transA = !!o.transA;
+  const transB = !!o.transB;
+  const A_LD = transA ? BM : BK;
+  const B_LD = transB ? BK : BN;
+  const { ra, ca, rb, cb } = storedShapes(o);
+
+  // matmul-common.wgsl loadA4/loadB4: stored[r, c..c+3], zero outside the matrix.
+  const load4 = (
+    src: ArrayLike<number>,
+    rows: number,
+    cols: number,
+    r: number,
+    col: number,
+    what: string,
+  ) => {
+    const v = [0, 0, 0, 0];
+    if (r >= rows || col >= cols) return v;
+    for (let j = 0; j < 4 && col + j < cols; j++) v[j] = at(src, r * cols + col + j, what);
+    return v;
+  };
+  const loadA4 = (r: number, col: number) => load4(a, ra, ca, r, col, 'A');
+  const loadB4 = (r: number, col: number) => load4(b, rb, cb, r, col, 'B');
+  const storeC = (m: number, n: number, v: number) => {
+    const i = m * p.N + n;
+    let r = Math.fround(p.alpha * v);
+    if (p.beta !== 0) r = Math.fround(r + p.beta * at(c, i, 'C'));
+    put(c, i, r, 'C');
+  };
+
+  const As = new Float32Array(BM * BK);
+  const Bs = new Float32Array(BK * BN);
+  const Cs = new Float32Array(NSG * SM * SN);
+  const loadSlices = (m0: number, n0: number, k0: number, lid: number) => {
+    for (let q = lid; q < (BM * BK) / 4; q += WG) {
+      const r = Math.floor(q / (A_LD / 4));
+      const col = (q % (A_LD / 4)) * 4;
+      const v = transA ? loadA4(k0 + r, m0 + col) : loadA4(m0 + r, k0 + col);
+      for (let j = 0; j < 4; j++) put(As, 4 * q + j, toF16(v[j]), 'As');
+    }
+    for (let q = lid; q < (BK * BN) / 4; q += WG) {
+      const r = Math.floor(q / (B_LD / 4));
+      const col = (q % (B_LD / 4)) * 4;
+      const v = transB ? loadB4(n0 + r, k0 + col) : loadB4(k0 + r, n0 + col);
+      for (let j = 0; j < 4; j++) put(Bs, 4 * q + j, toF16(v[j]), 'Bs');
+    }
+  };
+
+  const grid = tileGrid(
+    Math.ceil(p.N / BN),
+    Math.ceil(p.M / BM),
+    emu.maxWorkgroupsPerDim ?? 65535,
+    'emulation',
+  );
+  const [gx, gy, gz] = grid.workgroups;
+  const subgroups = WG / sgSize;
+  const zero = (): Mat => ({ rows: SM, cols: SN, v: new Float32Array(SM * SN) });
+  for (let wz = 0; wz < gz; wz++) {
+    for (let wy = 0; wy < gy; wy++) {
+      for (let wx = 0; wx < gx; wx++) {
+        const m0 = (wy + wz * grid.foldY) * BM;
+        const n0 = wx * BN;
+        if (m0 >= p.M) continue;
+        const direct =
+          m0 + BM <= p.M &&
+          n0 + BN <= p.N &&
+          (p.N & 3) === 0 &&
+          p.alpha === 1 &&
+          (p.beta === 0 || p.beta === 1);
+        const sgm = (sg: number) => Math.floor(sg / 2) * TM * SM;
+        const sgn = (sg: number) => (sg % 2) * TN * SN;
+        const acc: Mat[][] = [];
+        for (let sg = 0; sg < subgroups; sg++) {
+          acc.push(Array.from({ length: TM * TN }, zero));
+          if (direct && p.beta !== 0 && sg < NSG) {
+            for (let t = 0; t < TM * TN; t++) {
+              const off = (m0 + sgm(sg) + Math.floor(t / TN) * SM) * p.N + n0 + sgn(sg) + (t % TN) * SN;
+              acc[sg][t] = matLoad(c, off, false, p.N, SM, SN, 'C');
+            }
+          }
+        }
+        for (let k0 = 0; k0 < p.K; k0 += BK) {
+          for (let lid = 0; lid < WG; lid++) loadSlices(m0, n0, k0, lid);
+          // workgroupBarrier
+          for (let sg = 0; sg < subgroups; sg++) {
+            if (sg >= NSG) continue;
+            for (let kk = 0; kk < BK; kk += SK) {
+              const left: Mat[] = [];
+              for (let tm = 0; tm < TM; tm++) {
+                const r = sgm(sg) + tm * SM;
+                left.push(
+                  transA
+                    ? matLoad(As, kk * A_LD + r, true, A_LD, SM, SK, 'As')
+                    : matLoad(As, r * A_LD + kk, false, A_LD, SM, SK, 'As'),
+                );
+              }
+              for (let tn = 0; tn < TN; tn++) {
+                const col = sgn(sg) + tn * SN;
+                const right = transB
+                  ? matLoad(Bs, col * B_LD + kk, true, B_LD, SK, SN, 'Bs')
+                  : matLoad(Bs, kk * B_LD + col, false, B_LD, SK, SN, 'Bs');
+                for (let tm = 0; tm < TM; tm++)
+                  acc[sg][tm * TN + tn] = matMulAcc(left[tm], right, acc[sg][tm * TN + tn]);
+              }
+            }
+          }
+          // workgroupBarrier
+        }
+        for (let t = 0; t < TM * TN; t++) {
+          for (let sg = 0; sg < subgroups; sg++) {
+            const mr = m0 + sgm(sg) + Math.floor(t / TN) * SM;
+            const nc = n0 + sgn(sg) + (t % TN) * SN;
+            if (sg >= NSG) continue;
+            if (direct) matStore(c, mr * p.N + nc, acc[sg][t], p.N, 'C');
+            else matStore(Cs, sg * SM * SN, acc[sg][t], SN, 'Cs');
+          }
+          if (direct) continue;
+          // workgroupBarrier
+          for (let sg = 0; sg < subgroups; sg++) {
+            if (sg >= NSG) continue;
+            const mr = m0 + sgm(sg) + Math.floor(t / TN) * SM;
+            const nc = n0 + sgn(sg) + (t % TN) * SN;
+            for (let lane = 0; lane < sgSize; lane++) {
+              for (let e = lane; e < SM * SN; e += sgSize) {
+                const m = mr + Math.floor(e / SN);
+                const n = nc + (e % SN);
+                if (m < p.M && n < p.N) storeC(m, n, at(Cs, sg * SM * SN + e, 'Cs'));
+              }
+            }
+          }
+          // workgroupBarrier
+        }
+      }
+    }
+  }
+}

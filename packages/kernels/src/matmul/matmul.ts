@@ -1,0 +1,207 @@
+/**
+ * General matrix product for every linear layer, LoRA and their gradients:
+ *
+ *   C[M,N] (f32, row-major) = alpha * op(A) @ op(B) + beta * C
+ *
+ * A: f32; op(A) = A stored [M,K] (transA false) or A^T with A stored [K,M] (transA true).
+ * B: f32 | f16 | bf16 (a weight, read through `wload`); op(B) = B^T with B stored [N,K] (transB true: HF
+ *    weights [out,in]) or B stored [K,N] (transB false).
+ * beta 0 overwrites C without reading it; beta 1 accumulates into it.
+ *
+ * Kernel families (chosen by feature detection, visible through `matmulVariant`, forced with `variant`):
+ * - `subgroup-matrix`: f16 tensor cores with f32 accumulation; A (and B) rounded to f16. Picked for f16/bf16
+ *   weights where the device offers f16 -> f32 subgroup matrices, unless `precision: 'f32'`.
+ * - `tiled128` / `tiled64`: workgroup-memory tiles, 8x8 outputs per invocation; real GPUs.
+ * - `reg4x4`: 4x4 outputs per invocation, no workgroup memory; software adapters (lavapipe) and thin shapes.
+ * Every family handles any M, N, K (edges are bounds-checked) and each weight view (f32, f16, packed f16, bf16).
+ *
+ * ```ts
+ * const rec = gpu.recorder();
+ * matmul(rec, x, w, y, { M: tokens, N: out, K: hidden, transB: true }); // y = x @ w^T
+ * matmul(rec, dy, w, dx, { M: tokens, N: hidden, K: out });             // dx = dy @ w
+ * matmul(rec, dy, h, dB, { M: out, N: r, K: tokens, transA: true, alpha: s }); // dB = s dy^T h
+ * rec.submit();
+ * ```
+ */
+import { type DType, type Gpu, params, type Recorder, type Tensor } from '@llara/gpu';
+import { weightDefines, weightView, withWeights } from '../common/weights.ts';
+import regWgsl from './matmul.wgsl?raw';
+import commonWgsl from './matmul-common.wgsl?raw';
+import { type MatmulOptions, storedShapes, tileGrid } from './matmul-options.ts';
+import {
+  SUBGROUP_MATRIX_TILE,
+  subgroupMatrixCode,
+  subgroupMatrixDefines,
+  subgroupMatrixShape,
+  subgroupMatrixWorkgroupSize,
+} from './matmul-subgroup-matrix.ts';
+import tiledWgsl from './matmul-tiled.wgsl?raw';
+
+export type { MatmulOptions } from './matmul-options.ts';
+
+export type MatmulFamily = 'reg4x4' | 'tiled64' | 'tiled128' | 'subgroup-matrix';
+const FAMILIES: readonly MatmulFamily[] = ['reg4x4', 'tiled64', 'tiled128', 'subgroup-matrix'];
+
+const REG_CODE = withWeights(`${commonWgsl}\n${regWgsl}`);
+const TILED_CODE = withWeights(`${commonWgsl}\n${tiledWgsl}`);
+/** reg4x4 workgroup: 8 x 8 invocations of 4 x 4 outputs. */
+const REG_WG = 8;
+
+interface Plan {
+  variant: string;
+  code: string;
+  defines: Record<string, boolean>;
+  constants?: Record<string, number>;
+  tileM: number;
+  tileN: number;
+}
+
+/** The kernel `matmul` runs for these options, e.g. 'reg4x4-f32-nt' or 'subgroup-matrix-16x16x16-f16-nt'. */
+export function matmulVariant(gpu: Gpu, o: MatmulOptions & { bDtype: DType }): string {
+  return plan(gpu, o, o.bDtype).variant;
+}
+
+/** Records C = alpha * op(A) @ op(B) + beta * C (see the top of this file for layouts). */
+export function matmul(rec: Recorder, a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions): void {
+  recordMatmul(rec, a, b, c, o, rec.gpu.limits.maxComputeWorkgroupsPerDimension);
+}
+
+/** `matmul` with a smaller workgroups-per-dimension limit, so tests can exercise the folded grid. */
+export function recordMatmul(
+  rec: Recorder,
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+  o: MatmulOptions,
+  maxWorkgroupsPerDim: number,
+): void {
+  validate(a, b, c, o);
+  if (o.M === 0 || o.N === 0) return;
+  const gpu = rec.gpu;
+  const pl = plan(gpu, o, b.dtype);
+  const label = `matmul ${pl.variant}`;
+  const pipeline = gpu.pipeline({ code: pl.code, label, defines: pl.defines, constants: pl.constants });
+  const grid = tileGrid(
+    Math.ceil(o.N / pl.tileN),
+    Math.ceil(o.M / pl.tileM),
+    Math.min(maxWorkgroupsPerDim, gpu.limits.maxComputeWorkgroupsPerDimension),
+    label,
+  );
+  rec.dispatch({
+    pipeline,
+    params: params([o.M, o.N, o.K, { f32: o.alpha ?? 1 }, { f32: o.beta ?? 0 }, grid.foldY]),
+    bindings: [a, b, c],
+    workgroups: grid.workgroups,
+    label,
+  });
+}
+
+function chooseFamily(gpu: Gpu, o: MatmulOptions, bDtype: DType): MatmulFamily {
+  if (o.variant !== undefined) {
+    if (!(FAMILIES as readonly string[]).includes(o.variant)) {
+      throw new Error(`Unknown matmul variant '${o.variant}' (expected one of ${FAMILIES.join(', ')})`);
+    }
+    if (o.variant === 'subgroup-matrix' && !subgroupMatrixShape(gpu)) {
+      throw new Error(
+        'The subgroup-matrix matmul needs f16 -> f32 subgroup matrices, which this device lacks',
+      );
+    }
+    return o.variant as MatmulFamily;
+  }
+  const { M, N, K } = o;
+  if (
+    (bDtype === 'f16' || bDtype === 'bf16') &&
+    o.precision !== 'f32' &&
+    M >= 16 &&
+    N >= 16 &&
+    K >= 16 &&
+    subgroupMatrixShape(gpu)
+  ) {
+    return 'subgroup-matrix';
+  }
+  if (!gpu.caps.isFallbackAdapter && M >= 64 && N >= 64) {
+    // 128-tiles need enough of them to fill a large GPU twice over; otherwise more, smaller workgroups.
+    return Math.ceil(M / 128) * Math.ceil(N / 128) >= 256 ? 'tiled128' : 'tiled64';
+  }
+  return 'reg4x4';
+}
+
+function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
+  const family = chooseFamily(gpu, o, bDtype);
+  const view = weightView(gpu, bDtype);
+  const { ca, cb } = storedShapes(o);
+  const aX4 = ca % 4 === 0;
+  const bX4 = cb % 4 === 0;
+  const defines: Record<string, boolean> = {
+    ...weightDefines(view),
+    TRANS_A: !!o.transA,
+    TRANS_B: !!o.transB,
+    A_X4: aX4,
+    B_X4: bX4,
+  };
+  if (view === 'f32' && bX4) {
+    // B bound as array<vec4<f32>>: matmul-common.wgsl provides this view.
+    defines.W_F32 = false;
+    defines.W_F32X4 = true;
+  }
+  const layout = `${o.transA ? 't' : 'n'}${o.transB ? 't' : 'n'}`;
+  const name = (f: string) => `${f}-${view}-${layout}`;
+  switch (family) {
+    case 'reg4x4':
+      return {
+        variant: name('reg4x4'),
+        code: REG_CODE,
+        defines,
+        constants: { WG_X: REG_WG, WG_Y: REG_WG },
+        tileM: 4 * REG_WG,
+        tileN: 4 * REG_WG,
+      };
+    case 'tiled64':
+    case 'tiled128': {
+      const tile = family === 'tiled128' ? 128 : 64;
+      return {
+        variant: name(family),
+        code: TILED_CODE,
+        defines: { ...defines, TILE128: tile === 128 },
+        tileM: tile,
+        tileN: tile,
+      };
+    }
+    case 'subgroup-matrix': {
+      const s = subgroupMatrixShape(gpu)!;
+      return {
+        variant: name(`subgroup-matrix-${s.M}x${s.N}x${s.K}`),
+        code: subgroupMatrixCode,
+        defines: { ...defines, ...subgroupMatrixDefines(s) },
+        constants: { WG: subgroupMatrixWorkgroupSize(gpu) },
+        tileM: SUBGROUP_MATRIX_TILE.BM,
+        tileN: SUBGROUP_MATRIX_TILE.BN,
+      };
+    }
+  }
+}
+
+function validate(a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions): void {
+  const { M, N, K } = o;
+  for (const [k, v] of [
+    ['M', M],
+    ['N', N],
+    ['K', K],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0)
+      throw new Error(`matmul: ${k} must be a non-negative integer, got ${v}`);
+  }
+  if (a.dtype !== 'f32') throw new Error(`matmul: A must be f32, got ${a.dtype} (${a})`);
+  if (c.dtype !== 'f32') throw new Error(`matmul: C must be f32, got ${c.dtype} (${c})`);
+  if (b.dtype !== 'f32' && b.dtype !== 'f16' && b.dtype !== 'bf16') {
+    throw new Error(`matmul: B must be f32, f16 or bf16, got ${b.dtype} (${b})`);
+  }
+  if (o.beta !== undefined && o.beta !== 0 && o.beta !== 1)
+    throw new Error(`matmul: beta must be 0 or 1, got ${o.beta}`);
+  const need = (t: Tensor, n: number, what: string) => {
+    if (t.size < n) throw new Error(`matmul: ${what} ${t} holds ${t.size} elements but ${n} are needed`);
+  };
+  need(a, M * K, o.transA ? 'A [K,M]' : 'A [M,K]');
+  need(b, K * N, o.transB ? 'B [N,K]' : 'B [K,N]');
+  need(c, M * N, 'C [M,N]');
+}

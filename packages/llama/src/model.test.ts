@@ -1,0 +1,207 @@
+/**
+ * The GPU graph against the plain-loop reference (itself checked against PyTorch in
+ * reference/llama-ref.test.ts): forward on the real stories260K weights with padding on both sides and
+ * a LoRA adapter, and LoRA gradients against central finite differences of the f64 reference.
+ */
+import { compareClose, type Gpu, randomArray } from '@llara/gpu';
+import { requestNodeGpu } from '@llara/gpu/node';
+import { type MaskDescription, paddedCausalMask } from '@llara/kernels';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LlamaConfig } from './config.ts';
+import { uploadModel } from './load-gpu.ts';
+import { LoraGpu } from './lora-gpu.ts';
+import { openModelFolder } from './node.ts';
+import { readAllFloat32 } from './open-model.ts';
+import { initLoraWeights, type LoraWeights } from './peft.ts';
+import { llamaForwardRef, llamaForwardRefF64 } from './reference/llama-ref.ts';
+
+const STORIES = new URL('../../../data/models/stories260K', import.meta.url).pathname;
+const TINY_GQA = new URL('../test/fixtures/tiny-gqa', import.meta.url).pathname;
+const TINY_BF16 = new URL('../test/fixtures/tiny-gqa-bf16', import.meta.url).pathname;
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await requestNodeGpu();
+});
+afterAll(() => gpu?.destroy());
+
+async function load(dir: string) {
+  const opened = await openModelFolder(dir, { tokenizer: false });
+  const weights = await readAllFloat32(opened.checkpoint);
+  const model = await uploadModel(gpu, opened.config, opened.checkpoint);
+  return { config: opened.config, weights, model };
+}
+
+/** Random LoRA with non-zero B so every path carries signal. */
+function randomLora(config: LlamaConfig, r: number, seed: number): LoraWeights {
+  const w = initLoraWeights(
+    {
+      r,
+      alpha: 2 * r,
+      dropout: 0,
+      targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+      useRslora: false,
+      baseModel: null,
+      modulesToSave: [],
+    },
+    config,
+    seed,
+  );
+  let s = seed;
+  for (const layer of w.layers)
+    for (const m of Object.values(layer)) m!.B.set(randomArray(m!.B.length, ++s, -0.2, 0.2));
+  return w;
+}
+
+function twoSequences(vocab: number, T: number, lens: [number, number], padding: 'left' | 'right') {
+  const mask: MaskDescription = paddedCausalMask(T, lens, padding);
+  const ids = new Int32Array(2 * T);
+  const positions = new Int32Array(2 * T);
+  for (let b = 0; b < 2; b++) {
+    for (let s = mask.validStart[b]; s < mask.validEnd[b]; s++) {
+      ids[b * T + s] = 3 + ((b * 131 + s * 17) % (vocab - 3));
+      positions[b * T + s] = s - mask.validStart[b];
+    }
+  }
+  return { ids, positions, mask };
+}
+
+/** Rows of real tokens only (padding rows are zeros in both, but we compare only what is defined). */
+function validRows(hidden: ArrayLike<number>, mask: MaskDescription, H: number): number[] {
+  const out: number[] = [];
+  for (let b = 0; b < mask.batch; b++)
+    for (let s = mask.validStart[b]; s < mask.validEnd[b]; s++)
+      for (let h = 0; h < H; h++) out.push(hidden[(b * mask.seqLen + s) * H + h]);
+  return out;
+}
+
+describe('LLaMA forward on the GPU', () => {
+  // f32 everywhere with K <= 172 per product and 5 layers: errors stay near 1e-5 of O(1) values.
+  const tol = { atol: 1e-4, rtol: 1e-4 };
+
+  for (const padding of ['right', 'left'] as const) {
+    it(`matches the reference on stories260K (${padding} padding, GQA)`, async () => {
+      const { config, weights, model } = await load(STORIES);
+      const batch = twoSequences(config.vocabSize, 13, [13, 6], padding);
+      const dev = model.upload(batch);
+      const hidden = model.forward(dev);
+      const got = (await gpu.read(hidden)) as Float32Array;
+      const want = llamaForwardRef(config, weights, batch);
+      const r = compareClose(validRows(got, batch.mask, 64), validRows(want, batch.mask, 64), tol, 'hidden');
+      expect(r.ok, r.message).toBe(true);
+      hidden.release();
+      dev.release();
+      model.destroy();
+    });
+  }
+
+  it('matches the reference with a LoRA adapter, from bf16 weights', async () => {
+    const { config, weights, model } = await load(TINY_BF16);
+    const lora = randomLora(config, 4, 7);
+    model.lora = LoraGpu.upload(gpu, model.shape, lora);
+    const batch = twoSequences(config.vocabSize, 9, [9, 4], 'left');
+    const dev = model.upload(batch);
+    const hidden = model.forward(dev);
+    const got = (await gpu.read(hidden)) as Float32Array;
+    const want = llamaForwardRef(config, weights, batch, { lora });
+    const H = config.hiddenSize;
+    const r = compareClose(validRows(got, batch.mask, H), validRows(want, batch.mask, H), tol, 'hidden');
+    expect(r.ok, r.message).toBe(true);
+    hidden.release();
+    dev.release();
+    model.destroy();
+  });
+});
+
+describe('LoRA gradients', () => {
+  for (const checkpointing of [true, false]) {
+    it(`match central finite differences of the f64 reference (checkpointing ${checkpointing})`, async () => {
+      const { config, weights, model } = await load(TINY_GQA);
+      const lora = randomLora(config, 2, 11);
+      model.lora = LoraGpu.upload(gpu, model.shape, lora);
+      model.checkpointing = checkpointing;
+      const batch = twoSequences(config.vocabSize, 7, [7, 5], 'right');
+      const H = config.hiddenSize;
+      // loss = sum(hidden * R) over valid rows, so d loss / d hidden = R there (0 on padding rows).
+      const R = randomArray(batch.ids.length * H, 5);
+      for (let b = 0; b < 2; b++)
+        for (let s = 0; s < 7; s++)
+          if (s < batch.mask.validStart[b] || s >= batch.mask.validEnd[b])
+            R.fill(0, (b * 7 + s) * H, (b * 7 + s + 1) * H);
+      const lossOf = (w: LoraWeights) => {
+        const h = llamaForwardRefF64(config, weights, batch, { lora: w });
+        let s = 0;
+        for (let i = 0; i < R.length; i++) s += h[i] * R[i];
+        return s;
+      };
+      const dev = model.upload(batch);
+      const state = model.forwardTrain(dev);
+      const dHidden = gpu.tensor('f32', [batch.ids.length, H], R);
+      model.backward(state, dHidden);
+      const grads = model.lora.layers;
+      // A handful of entries of every target in both layers.
+      const eps = 1e-3;
+      let checked = 0;
+      for (let l = 0; l < config.numLayers; l++) {
+        for (const t of [
+          'q_proj',
+          'k_proj',
+          'v_proj',
+          'o_proj',
+          'gate_proj',
+          'up_proj',
+          'down_proj',
+        ] as const) {
+          for (const which of ['A', 'B'] as const) {
+            const g = (await gpu.read(which === 'A' ? grads[l][t]!.gA : grads[l][t]!.gB)) as Float32Array;
+            const values = lora.layers[l][t]![which];
+            for (const idx of [0, Math.floor(values.length / 2) + 1]) {
+              const orig = values[idx];
+              values[idx] = orig + eps;
+              const up = lossOf(lora);
+              values[idx] = orig - eps;
+              const down = lossOf(lora);
+              values[idx] = orig;
+              const fd = (up - down) / (2 * eps);
+              // f32 GPU gradient vs f64 central difference (O(eps^2) truncation).
+              expect(
+                Math.abs(g[idx] - fd),
+                `layer ${l} ${t}.${which}[${idx}]: gpu ${g[idx]} fd ${fd}`,
+              ).toBeLessThanOrEqual(2e-3 + 2e-3 * Math.abs(fd));
+              checked++;
+            }
+          }
+        }
+      }
+      expect(checked).toBe(config.numLayers * 7 * 2 * 2);
+      dHidden.release();
+      dev.release();
+      model.destroy();
+    });
+  }
+});
+
+describe('memory', () => {
+  it('stays flat over repeated training steps (buffer pool reuse)', async () => {
+    const { config, model } = await load(TINY_GQA);
+    model.lora = LoraGpu.upload(gpu, model.shape, randomLora(config, 2, 3));
+    const batch = twoSequences(config.vocabSize, 8, [8, 3], 'left');
+    const step = async () => {
+      const dev = model.upload(batch);
+      const state = model.forwardTrain(dev);
+      const d = gpu.tensor('f32', [16, config.hiddenSize], randomArray(16 * config.hiddenSize, 1));
+      model.backward(state, d);
+      d.release();
+      dev.release();
+      await gpu.sync();
+    };
+    await step();
+    await step();
+    const created = gpu.pool.stats.created;
+    const inUse = gpu.pool.stats.inUseBytes;
+    for (let i = 0; i < 5; i++) await step();
+    expect(gpu.pool.stats.created).toBe(created);
+    expect(gpu.pool.stats.inUseBytes).toBe(inUse);
+    model.destroy();
+  });
+});

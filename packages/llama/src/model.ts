@@ -1,0 +1,226 @@
+/**
+ * The LLaMA graph on WebGPU: token ids in, final (post-norm) hidden states out, gradients back to the
+ * LoRA adapters (and to trainable embedding rows).
+ *
+ * ```ts
+ * const model = new LlamaModel(gpu, shape, weights);
+ * const batch = model.upload({ ids, positions, mask });
+ * const hidden = model.forward(batch);            // f32 [B*T, hidden]
+ * console.log(await gpu.read(hidden));
+ * ```
+ *
+ * Training: `forwardTrain` keeps each layer's input (activation checkpointing, the default) or every
+ * activation; `backward(state, dHidden)` recomputes each layer as needed and accumulates LoRA gradients.
+ * Work is submitted once per layer so a 7B layer's temporaries are all the memory a step needs beyond
+ * the checkpoints.
+ */
+import type { Gpu, Recorder, Tensor } from '@llara/gpu';
+import {
+  embedding,
+  embeddingBackward,
+  type GpuMask,
+  type MaskDescription,
+  matmul,
+  rmsnorm,
+  rmsnormBackward,
+  uploadMask,
+} from '@llara/kernels';
+import { type LayerActs, type LayerInputs, layerBackward, layerForward, releaseActs } from './layer.ts';
+import type { LoraGpu } from './lora-gpu.ts';
+import type { LlamaShape } from './shape.ts';
+import { type LlamaWeights, releaseWeights } from './weights-gpu.ts';
+
+/** A batch as the kernels see it: B sequences of T slots, flattened to B*T tokens. */
+export interface Batch {
+  ids: Int32Array;
+  positions: Int32Array;
+  mask: MaskDescription;
+}
+
+/** A batch uploaded to the device. */
+export interface DeviceBatch {
+  tokens: number;
+  ids: Tensor;
+  positions: Tensor;
+  mask: GpuMask;
+  release(): void;
+}
+
+export interface TrainState {
+  batch: DeviceBatch;
+  /** Residual stream entering each layer (checkpoints); [L] is the last layer's output. */
+  inputs: Tensor[];
+  /** Saved activations per layer when checkpointing is off. */
+  acts: (LayerActs | null)[];
+  hidden: Tensor;
+  seed: number;
+}
+
+export interface TrainableRows {
+  /** First embedding row that is trained (e.g. the first added special token). */
+  firstRow: number;
+  /** f32 [rows, hidden] gradient of those rows (accumulated). */
+  grad: Tensor;
+}
+
+export class LlamaModel {
+  lora: LoraGpu | null = null;
+  /** Per-layer activation checkpointing during training (recompute in backward). */
+  checkpointing = true;
+  trainableRows: TrainableRows | null = null;
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly shape: LlamaShape,
+    readonly weights: LlamaWeights,
+  ) {}
+
+  upload(b: Batch): DeviceBatch {
+    const tokens = b.ids.length;
+    if (b.positions.length !== tokens || b.mask.batch * b.mask.seqLen !== tokens) {
+      throw new Error(
+        `Batch shapes disagree: ${tokens} ids, ${b.positions.length} positions, mask ${b.mask.batch}x${b.mask.seqLen}`,
+      );
+    }
+    const vocab = this.shape.vocabSize;
+    for (const id of b.ids) {
+      if (id < 0 || id >= vocab)
+        throw new Error(`Token id ${id} is outside the model's vocabulary (0..${vocab - 1})`);
+    }
+    const ids = this.gpu.tensor('i32', [tokens], b.ids, { label: 'ids' });
+    const positions = this.gpu.tensor('i32', [tokens], b.positions, { label: 'positions' });
+    const mask = uploadMask(this.gpu, b.mask);
+    return {
+      tokens,
+      ids,
+      positions,
+      mask,
+      release: () => {
+        ids.release();
+        positions.release();
+        mask.table.release();
+      },
+    };
+  }
+
+  /** Inference: final hidden states f32 [tokens, hidden] (caller releases). */
+  forward(batch: DeviceBatch): Tensor {
+    const inp: LayerInputs = { tokens: batch.tokens, positions: batch.positions, mask: batch.mask, seed: 0 };
+    let x = this.embed(batch);
+    this.weights.layers.forEach((w, l) => {
+      const rec = this.gpu.recorder();
+      const { out } = layerForward(rec, this.shape, w, l, this.lora, x, inp, false);
+      x.release();
+      rec.submit();
+      x = out;
+    });
+    const rec = this.gpu.recorder();
+    const hidden = this.finalNorm(rec, x);
+    x.release();
+    rec.submit();
+    return hidden;
+  }
+
+  /** Training forward: keeps what backward needs. `seed` drives LoRA dropout for this step. */
+  forwardTrain(batch: DeviceBatch, seed = 0): TrainState {
+    const inp: LayerInputs = { tokens: batch.tokens, positions: batch.positions, mask: batch.mask, seed };
+    const inputs: Tensor[] = [this.embed(batch)];
+    const acts: (LayerActs | null)[] = [];
+    this.weights.layers.forEach((w, l) => {
+      const rec = this.gpu.recorder();
+      const r = layerForward(rec, this.shape, w, l, this.lora, inputs[l], inp, !this.checkpointing);
+      rec.submit();
+      inputs.push(r.out);
+      acts.push(r.acts);
+    });
+    const rec = this.gpu.recorder();
+    const hidden = this.finalNorm(rec, inputs[inputs.length - 1]);
+    rec.submit();
+    return { batch, inputs, acts, hidden, seed };
+  }
+
+  /**
+   * Back-propagates d(loss)/d(hidden) [tokens, hidden] through the model, accumulating LoRA gradients
+   * (and trainable embedding rows). Releases the state's activations.
+   */
+  backward(state: TrainState, dHidden: Tensor): void {
+    const { batch } = state;
+    const inp: LayerInputs = {
+      tokens: batch.tokens,
+      positions: batch.positions,
+      mask: batch.mask,
+      seed: state.seed,
+    };
+    const L = this.weights.layers.length;
+    const H = this.shape.hiddenSize;
+    const dRes = this.gpu.tensor('f32', [batch.tokens, H], undefined, { label: 'd.residual' });
+    let rec = this.gpu.recorder();
+    rmsnormBackward(rec, state.inputs[L], this.weights.norm, dHidden, dRes, this.shape.rmsNormEps, false);
+    rec.submit();
+    state.inputs[L].release();
+    for (let l = L - 1; l >= 0; l--) {
+      rec = this.gpu.recorder();
+      const w = this.weights.layers[l];
+      let acts = state.acts[l];
+      if (!acts) {
+        const again = layerForward(rec, this.shape, w, l, this.lora, state.inputs[l], inp, true);
+        again.out.release();
+        acts = again.acts!;
+      }
+      layerBackward(rec, this.shape, w, l, this.lora, acts, dRes, inp);
+      releaseActs(acts, false);
+      rec.submit();
+    }
+    if (this.trainableRows) {
+      rec = this.gpu.recorder();
+      embeddingBackward(rec, batch.ids, dRes, this.trainableRows.grad, this.trainableRows.firstRow);
+      rec.submit();
+    }
+    dRes.release();
+    state.hidden.release();
+  }
+
+  /** logits [R, vocab] = rows [R, hidden] LM_head^T. */
+  logits(rec: Recorder, rows: Tensor, out: Tensor): void {
+    const R = rows.shape[0];
+    matmul(rec, rows, this.weights.lmHead, out, {
+      M: R,
+      N: this.shape.vocabSize,
+      K: this.shape.hiddenSize,
+      transB: true,
+    });
+  }
+
+  /** d rows (=, or += with accumulate) = dLogits [R, vocab] LM_head. */
+  logitsBackward(rec: Recorder, dLogits: Tensor, dRows: Tensor, accumulate = false): void {
+    const R = dLogits.shape[0];
+    matmul(rec, dLogits, this.weights.lmHead, dRows, {
+      M: R,
+      N: this.shape.hiddenSize,
+      K: this.shape.vocabSize,
+      beta: accumulate ? 1 : 0,
+    });
+  }
+
+  destroy(): void {
+    this.lora?.destroy();
+    this.trainableRows?.grad.release();
+    releaseWeights(this.weights);
+  }
+
+  private embed(batch: DeviceBatch): Tensor {
+    const x = this.gpu.tensor('f32', [batch.tokens, this.shape.hiddenSize], undefined, { label: 'x0' });
+    const rec = this.gpu.recorder();
+    embedding(rec, batch.ids, this.weights.embed, x);
+    rec.submit();
+    return x;
+  }
+
+  private finalNorm(rec: Recorder, x: Tensor): Tensor {
+    const hidden = this.gpu.tensor('f32', [x.shape[0], this.shape.hiddenSize], undefined, {
+      label: 'hidden',
+    });
+    rmsnorm(rec, x, this.weights.norm, hidden, this.shape.rmsNormEps);
+    return hidden;
+  }
+}
