@@ -7,7 +7,7 @@ import { NODE_EXTERNALS, wgslRaw } from '../../../scripts/esbuild-wgsl.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 export async function buildCli() {
   await build({
-    entryPoints: [`${root}/src/main.ts`],
+    entryPoints: [`${root}/src/bin.ts`],
     outfile: `${root}/dist/llara.mjs`,
     bundle: true,
     platform: 'node',

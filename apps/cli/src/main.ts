@@ -1,11 +1,15 @@
-#!/usr/bin/env node
 /**
  * The `llara` command. Every long command prints progress to stderr and its result to stdout.
  * Exit codes: 0 ok, 1 user error (one sentence), 2 internal error.
  */
 import { GpuError } from '@llara/gpu';
 import { Command, CommanderError } from 'commander';
+import { registerDemo } from './commands/demo.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerEval } from './commands/eval.ts';
+import { registerHidden } from './commands/hidden.ts';
+import { registerModelInfo } from './commands/model-info.ts';
+import { registerPretrain } from './commands/pretrain.ts';
 import { UserError } from './errors.ts';
 
 export function buildProgram(): Command {
@@ -14,6 +18,11 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDoctor(program);
+  registerModelInfo(program);
+  registerHidden(program);
+  registerPretrain(program);
+  registerEval(program);
+  registerDemo(program);
   return program;
 }
 
@@ -39,6 +48,3 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 }
-
-const code = await main(process.argv.slice(2));
-process.exitCode = code;

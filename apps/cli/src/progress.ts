@@ -2,6 +2,7 @@
  * Progress bars on stderr (cli-progress) with rate and ETA. When stderr is not a terminal (CI, logs)
  * they print a plain line at most every few seconds instead of redrawing.
  */
+import type { Gpu } from '@llara/gpu';
 import cliProgress from 'cli-progress';
 
 export interface Progress {
@@ -66,4 +67,16 @@ export function formatSeconds(s: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** GPU time per kernel label since `gpu.startProfiling()`, to stderr (LLARA_PROFILE=1). */
+export async function printProfile(gpu: Gpu, top = 25): Promise<void> {
+  const prof = await gpu.stopProfiling();
+  const total = [...prof.values()].reduce((s, e) => s + e.ms, 0);
+  process.stderr.write(`GPU time by kernel (total ${total.toFixed(0)} ms):\n`);
+  for (const [label, e] of [...prof].slice(0, top)) {
+    process.stderr.write(
+      `  ${label.padEnd(40)} ${e.ms.toFixed(1).padStart(9)} ms  ${String(e.calls).padStart(6)} calls  ${((100 * e.ms) / total).toFixed(1)}%\n`,
+    );
+  }
 }

@@ -3,7 +3,7 @@ import { DTYPE_BYTES, type DType, type HostArray, hostArrayFor } from './dtype.t
 import { DeviceLostError, GpuError, GpuLimitError, GpuUnavailableError } from './errors.ts';
 import { PipelineCache, type PipelineSpec } from './pipelines.ts';
 import { BufferPool } from './pool.ts';
-import { Recorder } from './recorder.ts';
+import { type DispatchTiming, Recorder } from './recorder.ts';
 import { numel, Tensor } from './tensor.ts';
 
 /** Feature names kernels ask about; `subgroup-matrix` means f16 subgroup matrices (tensor cores). */
@@ -135,7 +135,38 @@ export class Gpu {
   }
 
   recorder(opts: { profile?: boolean } = {}): Recorder {
-    return new Recorder(this, opts.profile ?? false);
+    return new Recorder(this, opts.profile ?? this.profiling !== null);
+  }
+
+  /** Per-label GPU time of every dispatch while profiling (see `startProfiling`). */
+  private profiling: Promise<DispatchTiming[]>[] | null = null;
+
+  /**
+   * Makes every recorder time its dispatches with timestamp queries until `stopProfiling`, which
+   * returns milliseconds and call counts per kernel label. For benchmarks and `LLARA_PROFILE=1` runs.
+   */
+  startProfiling(): void {
+    if (!this.features.has('timestamp-query'))
+      throw new GpuError('Profiling needs the timestamp-query feature.');
+    this.profiling = [];
+  }
+
+  /** @internal called by profiled recorders after submit. */
+  collectTimings(p: Promise<DispatchTiming[]>): void {
+    this.profiling?.push(p);
+  }
+
+  async stopProfiling(): Promise<Map<string, { ms: number; calls: number }>> {
+    const all = (await Promise.all(this.profiling ?? [])).flat();
+    this.profiling = null;
+    const out = new Map<string, { ms: number; calls: number }>();
+    for (const t of all) {
+      const e = out.get(t.label) ?? { ms: 0, calls: 0 };
+      e.ms += t.ms;
+      e.calls++;
+      out.set(t.label, e);
+    }
+    return new Map([...out].sort((a, b) => b[1].ms - a[1].ms));
   }
 
   /** Throws if `bytes` cannot live in one storage binding on this device. */
@@ -314,7 +345,8 @@ export async function requestGpu(
   if (!opts.defaultLimits) {
     for (const k in adapter.limits) {
       const v = (adapter.limits as unknown as Record<string, number>)[k];
-      if (typeof v === 'number') requiredLimits[k] = v;
+      // Dynamic offsets are unused; asking for Dawn's huge values only makes it print warnings.
+      if (typeof v === 'number' && !k.startsWith('maxDynamic')) requiredLimits[k] = v;
     }
   }
   const device = await adapter.requestDevice({

@@ -29,7 +29,6 @@ export class Recorder {
   private querySet: GPUQuerySet | null = null;
   private resolveBuf: GPUBuffer | null = null;
   private readBuf: GPUBuffer | null = null;
-  private lastQueries = 0;
 
   constructor(
     readonly gpu: Gpu,
@@ -153,21 +152,32 @@ export class Recorder {
     if (this.profile && q > 0) {
       encoder.resolveQuerySet(this.querySet!, 0, 2 * q, this.resolveBuf!, 0);
       encoder.copyBufferToBuffer(this.resolveBuf!, 0, this.readBuf!, 0, 16 * q);
-      this.lastQueries = q;
     }
     device.queue.submit([encoder.finish()]);
     this.gpu.pool.flush();
     uniforms?.destroy();
     this.items.length = 0;
+    if (this.profile && q > 0) {
+      // Each profiled submit reads its own query buffers, so later submits cannot overwrite them.
+      const read = this.readBuf!;
+      const labels = [...this.timingLabels];
+      const resources = [this.querySet!, this.resolveBuf!, read];
+      this.querySet = this.resolveBuf = this.readBuf = null;
+      this.lastTimings = read.mapAsync(GPUMapMode.READ, 0, 16 * q).then(() => {
+        const t = new BigUint64Array(read.getMappedRange(0, 16 * q).slice(0));
+        read.unmap();
+        for (const r of resources) r.destroy();
+        return labels.map((label, i) => ({ label, ms: Number(t[2 * i + 1] - t[2 * i]) / 1e6 }));
+      });
+      this.gpu.collectTimings(this.lastTimings);
+    }
   }
+
+  private lastTimings: Promise<DispatchTiming[]> | null = null;
 
   /** GPU time of each dispatch of the last profiled submit, in milliseconds. */
   async timings(): Promise<DispatchTiming[]> {
-    if (!this.profile || !this.readBuf || this.lastQueries === 0) return [];
-    await this.readBuf.mapAsync(GPUMapMode.READ, 0, 16 * this.lastQueries);
-    const t = new BigUint64Array(this.readBuf.getMappedRange(0, 16 * this.lastQueries).slice(0));
-    this.readBuf.unmap();
-    return this.timingLabels.map((label, i) => ({ label, ms: Number(t[2 * i + 1] - t[2 * i]) / 1e6 }));
+    return this.lastTimings ? await this.lastTimings : [];
   }
 
   private prepareQueries(count: number): void {

@@ -15,3 +15,4 @@ export {
   type TrainerState,
   writeCheckpoint,
 } from './checkpoint-io.ts';
+export { lossCurve, type PretrainRunOptions, readPretrainData, runPretrain } from './pretrain-node.ts';

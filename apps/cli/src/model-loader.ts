@@ -1,0 +1,102 @@
+/**
+ * Model folder (+ optional PEFT adapter) -> a model on the GPU ready for a recipe, with a progress bar
+ * while weights stream in. Shared by every command that runs the model.
+ */
+import { formatBytes, type Gpu } from '@llara/gpu';
+import { requestNodeGpu } from '@llara/gpu/node';
+import { type LlamaModel, type LlamaTokenizer, LoraGpu, type OpenedModel, uploadModel } from '@llara/llama';
+import { openModelFolder, readAdapterFolder } from '@llara/llama/node';
+import { getRecipe, type Recipe } from '@llara/trainer';
+import { UserError } from './errors.ts';
+import { defaultModelDir } from './paths.ts';
+import { progress } from './progress.ts';
+
+export interface LoadedModel {
+  gpu: Gpu;
+  opened: OpenedModel;
+  model: LlamaModel;
+  tokenizer: LlamaTokenizer;
+  recipe: Recipe;
+  /** Vocabulary before the recipe's added tokens. */
+  baseVocab: number;
+  close(): void;
+}
+
+export interface LoadOptions {
+  model?: string;
+  adapter?: string;
+  recipe?: string;
+  quiet?: boolean;
+  gpu?: Gpu;
+}
+
+export function recipeOrFail(name: string | undefined): Recipe {
+  try {
+    return getRecipe(name ?? 'flag');
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+}
+
+/** Opens the model folder and checks it (config, weights headers, tokenizer) without touching the GPU. */
+export async function openModelOrFail(dir: string): Promise<OpenedModel> {
+  try {
+    const opened = await openModelFolder(dir);
+    if (!opened.tokenizer) throw new Error(`${dir} has no tokenizer.json.`);
+    return opened;
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+}
+
+export async function loadModel(opts: LoadOptions): Promise<LoadedModel> {
+  const recipe = recipeOrFail(opts.recipe);
+  const dir = opts.model ?? defaultModelDir();
+  const opened = await openModelOrFail(dir);
+  const tokenizer = opened.tokenizer!;
+  const base = opened.config.vocabSize;
+  // Checkpoints released with the 16 LLaRA tokens already have them; others get mean-initialised rows.
+  const hasSpecials = recipe.specialTokens?.names.every((n) => tokenizer.tokenToId(n) !== undefined) ?? true;
+  const added = recipe.specialTokens && !hasSpecials ? recipe.specialTokens.names.length : 0;
+  const gpu = opts.gpu ?? (await requestNodeGpu());
+  const bar = opts.quiet ? null : progress('loading weights', opened.checkpoint.totalBytes, 'bytes');
+  let model: LlamaModel;
+  try {
+    model = await uploadModel(gpu, opened.config, opened.checkpoint, {
+      addedTokens: added,
+      onProgress: (p) => bar?.update(p.loadedBytes),
+    });
+  } catch (e) {
+    if (!opts.gpu) gpu.destroy();
+    throw e;
+  } finally {
+    bar?.stop();
+  }
+  if (opts.adapter) {
+    try {
+      const adapter = await readAdapterFolder(opts.adapter, opened.config);
+      model.lora = LoraGpu.upload(gpu, model.shape, adapter);
+    } catch (e) {
+      model.destroy();
+      if (!opts.gpu) gpu.destroy();
+      throw new UserError((e as Error).message);
+    }
+  }
+  if (!opts.quiet) {
+    process.stderr.write(
+      `model ${dir}: ${opened.config.numLayers} layers, hidden ${opened.config.hiddenSize}, vocab ${base}${added ? ` + ${added} ${recipe.name} tokens` : ''}, ${formatBytes(opened.checkpoint.totalBytes)} on ${gpu.caps.adapter.device || gpu.caps.adapter.description}\n`,
+    );
+  }
+  return {
+    gpu,
+    opened,
+    model,
+    tokenizer,
+    recipe,
+    baseVocab: base,
+    close() {
+      model.destroy();
+      if (!opts.gpu) gpu.destroy();
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * Pretraining on files (Node): reads the data, builds or restores the adapter and optimizer, runs the
+ * `Pretrainer`, writes atomic checkpoints every `saveEvery` steps and at the end (PEFT adapter +
+ * optimizer moments + data position), a metrics JSONL, the final adapter and a loss-curve SVG.
+ * `resume` continues from the newest checkpoint exactly where it stopped; `shouldStop` (e.g. Ctrl-C)
+ * ends after the current step with a checkpoint.
+ *
+ * ```ts
+ * await runPretrain(model, tokenizer, rows, { out: 'runs/a', steps: 100, ... });
+ * ```
+ */
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type LlamaConfig,
+  type LlamaModel,
+  LoraGpu,
+  type LoraWeights,
+  readAdapter,
+  serializeAdapter,
+} from '@llara/llama';
+import { folderFiles, writeAdapterFolder } from '@llara/llama/node';
+import {
+  checkpointDirName,
+  latestCheckpoint,
+  pruneCheckpoints,
+  readCheckpoint,
+  writeCheckpoint,
+} from './checkpoint-io.ts';
+import { chunksToPretrainRows, chunkText, parsePretrainJsonl } from './data.ts';
+import type { PretrainRow, TokenizerLike } from './layout.ts';
+import { lineChartSvg } from './loss-curve-svg.ts';
+import { formatMetricsLine, type MetricsLine, parseMetricsLog } from './metrics-log.ts';
+import { type PretrainConfig, Pretrainer } from './pretrainer.ts';
+
+export interface PretrainRunOptions extends PretrainConfig {
+  out: string;
+  /** Metrics JSONL (default OUT/metrics.jsonl). */
+  log?: string;
+  saveEvery: number;
+  /** Checkpoints kept on disk (newest). */
+  keepCheckpoints?: number;
+  resume: boolean;
+  onStep?: (m: MetricsLine & { grad_norm: number }) => void;
+  shouldStop?: () => boolean;
+}
+
+/** Rows from a JSONL file ({input, output_summarize?, output_predict}) or a plain text file cut into chunks. */
+export async function readPretrainData(file: string, chunkWords = 128): Promise<PretrainRow[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new Error(`The data file ${file} cannot be read (does it exist?).`);
+  }
+  if (/\.jsonl?$/i.test(file)) return parsePretrainJsonl(text, file);
+  const rows = chunksToPretrainRows(chunkText(text, { by: 'words', size: chunkWords }));
+  if (rows.length === 0)
+    throw new Error(`${file} has too little text for two consecutive chunks of ${chunkWords} words.`);
+  return rows;
+}
+
+/** The adapter of a checkpoint or adapter folder, checked against the model. */
+async function readAdapterDir(dir: string, config: LlamaConfig): Promise<LoraWeights> {
+  return readAdapter(folderFiles(dir), config);
+}
+
+export async function runPretrain(
+  model: LlamaModel,
+  config: LlamaConfig,
+  tokenizer: TokenizerLike,
+  rows: PretrainRow[],
+  initial: LoraWeights,
+  o: PretrainRunOptions,
+): Promise<{ adapterDir: string; lines: MetricsLine[]; stoppedEarly: boolean }> {
+  await mkdir(o.out, { recursive: true });
+  const logFile = o.log ?? join(o.out, 'metrics.jsonl');
+  const runConfig = {
+    recipe: o.recipe.name,
+    maxLen: o.maxLen,
+    batch: o.batch,
+    gradAccum: o.gradAccum,
+    steps: o.steps,
+    schedule: o.schedule,
+    adamw: o.adamw,
+    seed: o.seed,
+    ar: o.ar,
+    removeStopWords: o.removeStopWords,
+    rows: rows.length,
+  };
+  const last = o.resume ? await latestCheckpoint(o.out) : null;
+  const restored = last ? await readCheckpoint(last) : null;
+  const adapter = restored ? await readAdapterDir(restored.dir, config) : initial;
+  model.lora?.destroy();
+  model.lora = LoraGpu.upload(model.gpu, model.shape, adapter);
+  const trainer = new Pretrainer(model, tokenizer, rows, o);
+  let lines: MetricsLine[] = [];
+  if (restored) {
+    const saved = restored.state.config as Record<string, unknown>;
+    for (const key of ['recipe', 'batch', 'gradAccum', 'seed', 'rows', 'maxLen']) {
+      if (JSON.stringify(saved[key]) !== JSON.stringify((runConfig as Record<string, unknown>)[key])) {
+        throw new Error(
+          `Cannot resume from ${restored.dir}: it was trained with ${key} = ${JSON.stringify(saved[key])}, not ${JSON.stringify((runConfig as Record<string, unknown>)[key])}.`,
+        );
+      }
+    }
+    const params = model.lora.parameters();
+    const moments = (k: 'm' | 'v') =>
+      params.map((p) => {
+        const a = restored.optimizer?.[`${k}.${p.name}`];
+        if (!a) throw new Error(`Checkpoint ${restored.dir} lacks optimizer state ${k}.${p.name}.`);
+        return a.data;
+      });
+    trainer.restoreState({
+      step: restored.state.step,
+      data: restored.state.data,
+      m: moments('m'),
+      v: moments('v'),
+    });
+    // Lines logged after the checkpoint belong to steps that will run again: keep only those before it.
+    try {
+      lines = parseMetricsLog(await readFile(logFile, 'utf8')).filter((l) => l.step < restored.state.step);
+    } catch {
+      lines = [];
+    }
+    await writeFile(logFile, lines.map((l) => `${formatMetricsLine(l)}\n`).join(''));
+  } else {
+    await writeFile(logFile, '');
+  }
+
+  const save = async () => {
+    const state = await trainer.saveState();
+    const weights = await model.lora!.toWeights();
+    const { configJson, safetensors } = serializeAdapter(weights);
+    const optimizer: Record<string, { shape: number[]; data: Float32Array }> = {};
+    model.lora!.parameters().forEach((p, i) => {
+      optimizer[`m.${p.name}`] = { shape: [...p.param.shape], data: state.m[i] };
+      optimizer[`v.${p.name}`] = { shape: [...p.param.shape], data: state.v[i] };
+    });
+    await writeCheckpoint(join(o.out, checkpointDirName(state.step)), {
+      state: { step: state.step, data: state.data, seed: o.seed, config: runConfig },
+      optimizer,
+      files: { 'adapter_config.json': configJson, 'adapter_model.safetensors': safetensors },
+    });
+    await pruneCheckpoints(o.out, o.keepCheckpoints ?? 2);
+  };
+
+  let stoppedEarly = false;
+  try {
+    while (trainer.step < o.steps) {
+      const line = await trainer.trainStep();
+      lines.push(line);
+      await appendFile(logFile, `${formatMetricsLine(line)}\n`);
+      o.onStep?.(line);
+      const done = trainer.step >= o.steps;
+      if (o.shouldStop?.() && !done) {
+        stoppedEarly = true;
+        await save();
+        break;
+      }
+      if (done || (o.saveEvery > 0 && trainer.step % o.saveEvery === 0)) await save();
+    }
+    const adapterDir = join(o.out, 'adapter');
+    await writeAdapterFolder(adapterDir, await model.lora.toWeights());
+    if (lines.length > 0) await writeFile(join(o.out, 'loss-curve.svg'), lossCurve(lines));
+    return { adapterDir, lines, stoppedEarly };
+  } finally {
+    trainer.destroy();
+  }
+}
+
+/** The loss curves (total, EBAE, EBAR, AR) as an SVG line chart. */
+export function lossCurve(lines: MetricsLine[], title = 'LLaRA pretext training'): string {
+  const series = (key: string, name: string) => ({
+    name,
+    points: lines.filter((l) => typeof l[key] === 'number').map((l) => [l.step, l[key] as number] as const),
+  });
+  return lineChartSvg({
+    title,
+    xLabel: 'optimizer step',
+    yLabel: 'loss',
+    series: [
+      series('loss', 'total'),
+      series('bow_ebae', 'EBAE (bow)'),
+      series('bow_ebar', 'EBAR (bow)'),
+      series('ar', 'AR'),
+    ].filter((s) => s.points.length > 0),
+  });
+}
