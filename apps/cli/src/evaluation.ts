@@ -119,7 +119,7 @@ export async function searchAll(
     index.add(docIds, docs);
     const hits = await index.search(queries, Math.min(DEPTH, docIds.length));
     const run: Run = new Map();
-    queryIds.forEach((qid, i) => run.set(qid, new Map(hits[i].map((h) => [h.id, h.score]))));
+    for (const [i, qid] of queryIds.entries()) run.set(qid, new Map(hits[i].map((h) => [h.id, h.score])));
     return run;
   } finally {
     index.destroy();

@@ -60,12 +60,12 @@ export function registerHidden(program: Command): void {
         const H = loaded.model.shape.hiddenSize;
         const ids = new Int32Array(seqs.length * T);
         const positions = new Int32Array(seqs.length * T);
-        seqs.forEach((s, b) =>
+        seqs.forEach((s, b) => {
           s.forEach((id, t) => {
             ids[b * T + t] = id;
             positions[b * T + t] = t;
-          }),
-        );
+          });
+        });
         const mask = paddedCausalMask(
           T,
           seqs.map((s) => s.length),
@@ -74,7 +74,7 @@ export function registerHidden(program: Command): void {
         const dev = loaded.model.upload({ ids, positions, mask });
         const hidden = loaded.model.forward(dev);
         const out = (await loaded.gpu.read(hidden)) as Float32Array;
-        seqs.forEach((s, b) => out.fill(0, (b * T + s.length) * H, (b + 1) * T * H));
+        for (const [b, s] of seqs.entries()) out.fill(0, (b * T + s.length) * H, (b + 1) * T * H);
         hidden.release();
         dev.release();
         await writeNpy(f.out, { dtype: 'f4', shape: [seqs.length, T, H], data: out });
