@@ -123,7 +123,7 @@ export async function runPretrain(
     } catch {
       lines = [];
     }
-    await writeFile(logFile, lines.map((l) => `${formatMetricsLine(l)}\n`).join(''));
+    await writeFile(logFile, lines.map((l) => formatMetricsLine(l)).join(''));
   } else {
     await writeFile(logFile, '');
   }
@@ -150,7 +150,7 @@ export async function runPretrain(
     while (trainer.step < o.steps) {
       const line = await trainer.trainStep();
       lines.push(line);
-      await appendFile(logFile, `${formatMetricsLine(line)}\n`);
+      await appendFile(logFile, formatMetricsLine(line));
       o.onStep?.(line);
       const done = trainer.step >= o.steps;
       if (o.shouldStop?.() && !done) {
