@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { asLines, documentsFromFile, documentsFromLines } from './documents.ts';
+
+describe('documents', () => {
+  it('takes one document per non-empty line, ids naming the line', () => {
+    expect(documentsFromLines('wings lift\n\n  heat transfer  \r\nshock waves\n')).toEqual({
+      ids: ['line 1', 'line 3', 'line 4'],
+      texts: ['wings lift', 'heat transfer', 'shock waves'],
+    });
+  });
+
+  it('reads .jsonl as a BEIR corpus, keeping ids and joining titles', () => {
+    const docs = documentsFromFile(
+      'c.jsonl',
+      '{"_id": "7", "title": "Wings", "text": "lift and drag"}\n{"_id": "9", "text": "heat"}\n',
+    );
+    expect(docs).toEqual({ ids: ['7', '9'], texts: ['Wings lift and drag', 'heat'] });
+  });
+
+  it('names the file and line of a malformed .jsonl line', () => {
+    expect(() => documentsFromFile('bad.jsonl', '{"_id": "1", "text": "a"}\n{"_id": \n')).toThrow(
+      /^bad\.jsonl line 2 /,
+    );
+  });
+
+  it('rejects empty files and other extensions in one sentence', () => {
+    expect(() => documentsFromFile('empty.txt', '\n \n')).toThrow(
+      'empty.txt holds no documents (it has no non-empty lines).',
+    );
+    expect(() => documentsFromFile('paper.pdf', 'x')).toThrow(
+      'paper.pdf is neither a .txt nor a .jsonl file.',
+    );
+  });
+
+  it('shows each document on one textarea line', () => {
+    expect(asLines({ ids: ['a', 'b'], texts: ['two\nlines', ' b '] })).toBe('two lines\nb');
+  });
+});
