@@ -6,6 +6,10 @@
  *   out [B*T, numHeads*headDim]     lse  [numHeads, B*T]  (logsumexp of the row's scaled visible scores)
  * out[r, h] = sum_j softmax_j(scale * q[r,h] . k[j,kv(h)]) v[j,kv(h)] over the keys the mask lets row r see.
  * A row that sees no key (padding) gets out = 0 and lse = -Infinity; backward gives it zero gradients.
+ * Padding slots are never read, so whatever they hold (even NaN) cannot reach a valid row. Key tiles
+ * past the causal diagonal, in the padding, or (for block-B rows) inside block A are skipped.
+ * Variants (attention-layout.ts): `plain` everywhere, `subgroups` where the device has them and
+ * headDim > 8; `describeAttention` names the choice.
  *
  * ```ts
  * const mask = uploadMask(gpu, paddedCausalMask(T, lengths, 'left'));
