@@ -6,10 +6,14 @@ import { GpuError } from '@llara/gpu';
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './commands/demo.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerEmbed } from './commands/embed.ts';
 import { registerEval } from './commands/eval.ts';
+import { registerExport } from './commands/export.ts';
 import { registerHidden } from './commands/hidden.ts';
+import { registerIndexBuild } from './commands/index-build.ts';
 import { registerModelInfo } from './commands/model-info.ts';
 import { registerPretrain } from './commands/pretrain.ts';
+import { registerSearch } from './commands/search.ts';
 import { UserError } from './errors.ts';
 
 export function buildProgram(): Command {
@@ -23,6 +27,10 @@ export function buildProgram(): Command {
   registerPretrain(program);
   registerEval(program);
   registerDemo(program);
+  registerExport(program);
+  registerEmbed(program);
+  registerIndexBuild(program);
+  registerSearch(program);
   return program;
 }
 

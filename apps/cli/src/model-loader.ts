@@ -17,8 +17,11 @@ export interface LoadedModel {
   model: LlamaModel;
   tokenizer: LlamaTokenizer;
   recipe: Recipe;
-  /** Vocabulary before the recipe's added tokens. */
-  baseVocab: number;
+  /**
+   * Vocabulary before the recipe's added tokens, or undefined when the checkpoint already has them
+   * (a merged export): layouts then take the special ids from the tokenizer.
+   */
+  baseVocab: number | undefined;
   close(): void;
 }
 
@@ -74,7 +77,9 @@ export async function loadModel(opts: LoadOptions): Promise<LoadedModel> {
   }
   if (opts.adapter) {
     try {
-      const adapter = await readAdapterFolder(opts.adapter, opened.config);
+      const adapter = await readAdapterFolder(opts.adapter, opened.config, {
+        vocabSize: model.shape.vocabSize,
+      });
       model.lora = LoraGpu.upload(gpu, model.shape, adapter);
     } catch (e) {
       model.destroy();
@@ -93,7 +98,7 @@ export async function loadModel(opts: LoadOptions): Promise<LoadedModel> {
     model,
     tokenizer,
     recipe,
-    baseVocab: base,
+    baseVocab: added > 0 || !recipe.specialTokens ? base : undefined,
     close() {
       model.destroy();
       if (!opts.gpu) gpu.destroy();

@@ -2,49 +2,13 @@
  * The CLI as a new user meets it: commands run in-process through `main`, with their exit codes,
  * stdout and stderr; wrong paths and broken files give one sentence and exit code 1.
  */
-import {
-  copyFileSync,
-  cpSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, cpSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNpy } from '@llara/index/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/main.ts';
+import { DATA, runCli as run, STORIES, tempDir as tmp } from '../src/commands/test-harness.ts';
 
-const DATA = new URL('../../../data/', import.meta.url).pathname;
-const STORIES = `${DATA}models/stories260K`;
 const GOLDEN = `${DATA}goldens/llara-flag-stories260K`;
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
-    out += `${a.join(' ')}\n`;
-  });
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => {
-    err += `${a.join(' ')}\n`;
-  });
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-  }
-}
-
-const tmp = () => mkdtempSync(join(tmpdir(), 'llara-cli-'));
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -33,6 +33,7 @@ export {
   type MemoryEstimate,
   type MemoryOptions,
 } from './memory.ts';
+export { type MergedModel, type MergeOptions, mergeLoraWeight, mergeModel } from './merge.ts';
 export { type Batch, type DeviceBatch, LlamaModel, type TrainableRows, type TrainState } from './model.ts';
 export { type OpenedModel, openModel, readAllFloat32 } from './open-model.ts';
 export {
@@ -109,4 +110,9 @@ export {
   type EncodeOptions,
   LlamaTokenizer,
 } from './tokenizer.ts';
+export {
+  specialTokensMapWithTokens,
+  tokenizerConfigWithTokens,
+  tokenizerJsonWithTokens,
+} from './tokenizer-export.ts';
 export { LAYER_TENSORS, type LayerWeights, type LlamaWeights, releaseWeights } from './weights-gpu.ts';

@@ -204,3 +204,17 @@ export async function readAdapterFolder(
     );
   return readAdapter(folderFiles(dir), model, options);
 }
+
+export {
+  DEFAULT_SHARD_BYTES,
+  type ExpectedFolder,
+  type ExportDType,
+  type ExportProgress,
+  encodeWeights,
+  type ModelFolderOptions,
+  type ModelFolderReport,
+  parseByteSize,
+  planShards,
+  verifyModelFolder,
+  writeModelFolder,
+} from './model-export.ts';

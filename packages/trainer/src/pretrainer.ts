@@ -31,8 +31,8 @@ export interface PretrainConfig {
   removeStopWords: boolean;
   /** Next-token loss on the text (flag's released default: on). */
   ar: boolean;
-  /** Vocabulary without the recipe's added tokens. */
-  baseVocab: number;
+  /** Vocabulary without the recipe's added tokens (undefined: the tokenizer knows the special ids). */
+  baseVocab?: number;
 }
 
 /** A loss or gradient that is NaN/Inf: training stops before the broken update is saved. */

@@ -33,6 +33,7 @@ export interface DemoFlags {
   pretrainDocs: number;
   evalBatch: number;
   seed: number;
+  ar: boolean;
 }
 
 export function registerDemo(program: Command): void {
@@ -65,6 +66,10 @@ export function registerDemo(program: Command): void {
     )
     .option('--eval-batch <n>', 'sequences per embedding forward pass', intFlag('--eval-batch', 1), 32)
     .option('--seed <n>', 'seed', intFlag('--seed', 0), 0)
+    .option(
+      '--ar',
+      'add the next-token AR loss (flag releases have it on; here it competes with the bag-of-words loss for a tiny model)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  pnpm demo\n  pnpm demo -- --out runs/demo --steps 500\n  pnpm demo -- --model /models/Llama-2-7b-hf --data /data/beir/scifact --steps 1000 --batch 16 --max-len 256',
@@ -104,7 +109,7 @@ export async function demo(f: DemoFlags): Promise<void> {
     rowsOut.push(untrained.row);
     timings.embed_untrained_s = untrained.seconds.corpus + untrained.seconds.queries;
 
-    say('[3/4] LLaRA pretext pretraining (EBAE + EBAR + AR, LoRA)');
+    say(`[3/4] LLaRA pretext pretraining (EBAE + EBAR${f.ar ? ' + AR' : ''}, LoRA)`);
     const config = loaded.opened.config;
     const initial = initLoraWeights(
       {
@@ -136,7 +141,7 @@ export async function demo(f: DemoFlags): Promise<void> {
       adamw: { lr: f.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 },
       seed: f.seed,
       removeStopWords: false,
-      ar: true,
+      ar: Boolean(f.ar),
       baseVocab: loaded.baseVocab,
       out,
       saveEvery: Math.max(50, Math.ceil(f.steps / 4)),

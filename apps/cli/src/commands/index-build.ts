@@ -1,0 +1,232 @@
+/**
+ * `llara index build`: embeddings (`.npy` + ids, or `llara embed` shard directories, several machines'
+ * worth at once) -> a saved exact index directory (`saveIndex`), optionally with the passages' texts
+ * (`texts.jsonl`) so that `llara search` can print them, and the embedding settings (`embedder.json`)
+ * so that a search with another recipe is flagged.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FlatIndex, type VectorDType } from '@llara/index';
+import { readNpy, readShards, saveIndex, writeFileAtomic } from '@llara/index/node';
+import type { Command } from 'commander';
+import { UserError } from '../errors.ts';
+import { readCorpusRows } from './embed.ts';
+
+/** Passage texts beside a saved index, one `{"id", "title"?, "text"}` per line. */
+export const TEXTS_FILE = 'texts.jsonl';
+/** The settings the index's vectors were embedded with (from `llara embed`'s run.json). */
+export const EMBEDDER_FILE = 'embedder.json';
+
+/** Settings that must agree between the embeddings of one index and the queries searched against it. */
+export interface EmbedderInfo {
+  model: string;
+  adapter: string | null;
+  recipe: string;
+  maxLen: number;
+  dims: number;
+}
+
+/** Ids from `.json` (an array of strings or numbers) or text (one id per line). */
+export async function readIdsFile(file: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new UserError(`The ids file ${file} cannot be read (does it exist?).`);
+  }
+  if (file.endsWith('.json')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw new UserError(`The ids file ${file} is not valid JSON.`);
+    }
+    if (!Array.isArray(v) || !v.every((id) => typeof id === 'string' || typeof id === 'number'))
+      throw new UserError(`The ids file ${file} must hold a JSON array of strings.`);
+    return v.map(String);
+  }
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  if (lines.at(-1) === '') lines.pop();
+  const blank = lines.findIndex((l) => l.trim() === '');
+  if (blank >= 0) throw new UserError(`The ids file ${file} has an empty line ${blank + 1}.`);
+  return lines;
+}
+
+interface Source {
+  path: string;
+  ids: string[];
+  vectors: Float32Array;
+  dims: number;
+}
+
+async function* npySource(file: string, idsFile: string | undefined): AsyncGenerator<Source> {
+  let npy: Awaited<ReturnType<typeof readNpy>>;
+  try {
+    npy = await readNpy(file);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  if (npy.shape.length !== 2 || npy.shape[1] < 1)
+    throw new UserError(`${file} has shape (${npy.shape.join(', ')}), not (rows, dims).`);
+  const vectors =
+    npy.data instanceof Float32Array
+      ? npy.data
+      : npy.data instanceof Float64Array
+        ? Float32Array.from(npy.data)
+        : null;
+  if (!vectors) throw new UserError(`${file} holds '${npy.dtype}' values; embeddings must be float32.`);
+  const companion = `${file.slice(0, -'.npy'.length)}.ids.json`;
+  const from = idsFile ?? companion;
+  if (!idsFile && !(await stat(companion).catch(() => null)))
+    throw new UserError(`${file} has no ${companion} beside it; pass its ids with --ids.`);
+  const ids = await readIdsFile(from);
+  if (ids.length !== npy.shape[0])
+    throw new UserError(`The ids file ${from} has ${ids.length} ids but ${file} has ${npy.shape[0]} rows.`);
+  yield { path: file, ids, vectors, dims: npy.shape[1] };
+}
+
+async function* shardSource(dir: string, idsFile: string | undefined): AsyncGenerator<Source> {
+  const expected = idsFile ? new Set(await readIdsFile(idsFile)) : null;
+  let n = 0;
+  try {
+    for await (const shard of readShards(dir)) {
+      if (expected)
+        for (const id of shard.ids)
+          if (!expected.has(id))
+            throw new UserError(`The ids file ${idsFile} does not list the id "${id}" that ${dir} holds.`);
+      n += shard.ids.length;
+      const dims = shard.ids.length > 0 ? shard.vectors.length / shard.ids.length : 1;
+      yield { path: join(dir, shard.entry.file), ids: shard.ids, vectors: shard.vectors, dims };
+    }
+  } catch (e) {
+    throw e instanceof UserError ? e : new UserError((e as Error).message);
+  }
+  if (expected && expected.size !== n)
+    throw new UserError(`The ids file ${idsFile} has ${expected.size} ids but ${dir} holds ${n} vectors.`);
+}
+
+async function embedderInfo(dir: string): Promise<EmbedderInfo | null> {
+  const text = await readFile(join(dir, 'run.json'), 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    const r = JSON.parse(text);
+    return { model: r.model, adapter: r.adapter, recipe: r.recipe, maxLen: r.maxLen, dims: r.dims };
+  } catch {
+    return null;
+  }
+}
+
+/** Writes the texts of the index's ids from a corpus JSONL; returns how many ids had a text. */
+async function writeTexts(out: string, corpus: string, ids: ReadonlySet<string>): Promise<number> {
+  const lines: string[] = [];
+  for await (const row of readCorpusRows(corpus)) {
+    if (!ids.has(row.id)) continue;
+    lines.push(
+      JSON.stringify(
+        row.title === undefined
+          ? { id: row.id, text: row.text }
+          : { id: row.id, title: row.title, text: row.text },
+      ),
+    );
+  }
+  await writeFileAtomic(join(out, TEXTS_FILE), lines.length ? `${lines.join('\n')}\n` : '');
+  return lines.length;
+}
+
+interface BuildFlags {
+  embeddings: string[];
+  ids?: string;
+  out: string;
+  dtype: string;
+  texts?: string;
+}
+
+export function registerIndexBuild(program: Command): void {
+  const index =
+    program.commands.find((c) => c.name() === 'index') ??
+    program.command('index').description('Build vector indexes from embeddings.');
+  index
+    .command('build')
+    .description(
+      'Build an exact inner-product index directory from .npy embeddings or `llara embed` shard directories.',
+    )
+    .requiredOption(
+      '--embeddings <paths...>',
+      'FILE.npy (ids from FILE.ids.json or --ids) and/or shard directories',
+    )
+    .option(
+      '--ids <file>',
+      'ids of a single .npy (ids.json, or .txt with one id per line); with a shard directory, checked against it',
+    )
+    .requiredOption('--out <dir>', 'index directory to write (replaces an earlier index there)')
+    .option('--dtype <dtype>', 'f32 | f16 storage', 'f32')
+    .option('--texts <file>', 'corpus JSONL whose texts `llara search` prints beside the hits')
+    .addHelpText(
+      'after',
+      '\nExample:\n  pnpm llara index build --embeddings emb/ --texts corpus.jsonl --out index/\n  pnpm llara index build --embeddings emb-0of2/ emb-1of2/ --out index/ --dtype f16',
+    )
+    .action(async (f: BuildFlags) => {
+      if (f.dtype !== 'f32' && f.dtype !== 'f16')
+        throw new UserError(`--dtype must be f32 or f16, got "${f.dtype}".`);
+      if (f.ids && f.embeddings.length > 1)
+        throw new UserError(
+          '--ids can go with a single --embeddings path only (each .npy may have its FILE.ids.json).',
+        );
+      let built: FlatIndex | null = null;
+      const infos: { path: string; info: EmbedderInfo }[] = [];
+      for (const path of f.embeddings) {
+        const st = await stat(path).catch(() => null);
+        if (!st) throw new UserError(`The embeddings path ${path} does not exist.`);
+        let source: AsyncGenerator<Source>;
+        if (st.isDirectory()) {
+          source = shardSource(path, f.ids);
+          const info = await embedderInfo(path);
+          if (info) infos.push({ path, info });
+        } else if (path.endsWith('.npy')) source = npySource(path, f.ids);
+        else throw new UserError(`The embeddings path ${path} is neither a .npy file nor a shard directory.`);
+        for await (const s of source) {
+          if (s.ids.length === 0) continue;
+          built ??= new FlatIndex(s.dims, { dtype: f.dtype as VectorDType });
+          if (s.dims !== built.dims)
+            throw new UserError(
+              `${s.path} holds ${s.dims}-dimensional vectors but earlier embeddings have ${built.dims}.`,
+            );
+          try {
+            built.add(s.ids, s.vectors);
+          } catch (e) {
+            throw new UserError(`${s.path}: ${(e as Error).message}`);
+          }
+        }
+      }
+      if (!built) throw new UserError(`${f.embeddings.join(', ')} hold no vectors.`);
+      const first = infos[0];
+      for (const { path, info } of infos.slice(1))
+        for (const key of ['model', 'adapter', 'recipe', 'maxLen'] as const)
+          if (info[key] !== first.info[key])
+            throw new UserError(
+              `${path} was embedded with ${key} ${info[key]} but ${first.path} with ${first.info[key]}, so they cannot share one index.`,
+            );
+      try {
+        await saveIndex(f.out, built);
+      } catch (e) {
+        throw new UserError((e as Error).message);
+      }
+      if (first)
+        await writeFileAtomic(join(f.out, EMBEDDER_FILE), `${JSON.stringify(first.info, null, 2)}\n`);
+      let texts: number | undefined;
+      if (f.texts) {
+        texts = await writeTexts(f.out, f.texts, new Set(built.ids));
+        if (texts < built.size)
+          process.stderr.write(`note: ${f.texts} has texts for ${texts} of the ${built.size} ids\n`);
+      }
+      console.log(
+        JSON.stringify({
+          out: f.out,
+          count: built.size,
+          dims: built.dims,
+          dtype: built.dtype,
+          ...(texts !== undefined ? { texts } : {}),
+        }),
+      );
+    });
+}

@@ -1,0 +1,181 @@
+/**
+ * `llara search`: one query against a saved index. The query is embedded with the recipe's query
+ * prompt, then searched exactly: on the GPU (`GpuFlatIndex`) when the device takes the index, else on
+ * the CPU (`FlatIndex`); both return the same ids and scores.
+ */
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { type FlatIndex, GpuFlatIndex, type SearchHit } from '@llara/index';
+import { loadIndex } from '@llara/index/node';
+import type { Command } from 'commander';
+import { UserError } from '../errors.ts';
+import { loadModel, openModelOrFail } from '../model-loader.ts';
+import { defaultModelDir } from '../paths.ts';
+import { embedderFor } from './embed.ts';
+import { EMBEDDER_FILE, type EmbedderInfo, TEXTS_FILE } from './index-build.ts';
+import { intFlag } from './options.ts';
+
+export interface SearchResult {
+  rank: number;
+  id: string;
+  score: number;
+  title?: string;
+  text?: string;
+}
+
+/** Texts of `ids` from an index directory's texts.jsonl (null when it has none). */
+async function textsOf(
+  dir: string,
+  ids: readonly string[],
+): Promise<Map<string, { title?: string; text: string }> | null> {
+  const file = join(dir, TEXTS_FILE);
+  if (!(await stat(file).catch(() => null))) return null;
+  const wanted = new Set(ids);
+  const out = new Map<string, { title?: string; text: string }>();
+  const input = createReadStream(file, 'utf8');
+  let n = 0;
+  try {
+    for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+      n++;
+      if (line.trim() === '') continue;
+      let row: { id?: unknown; title?: unknown; text?: unknown };
+      try {
+        row = JSON.parse(line);
+      } catch {
+        throw new UserError(`${file} line ${n} is not valid JSON.`);
+      }
+      if (typeof row.id !== 'string' || !wanted.has(row.id) || typeof row.text !== 'string') continue;
+      out.set(
+        row.id,
+        typeof row.title === 'string' ? { title: row.title, text: row.text } : { text: row.text },
+      );
+      if (out.size === wanted.size) break;
+    }
+  } finally {
+    input.destroy();
+  }
+  return out;
+}
+
+/** Exact search on the GPU when it takes the index, else on the CPU (same results either way). */
+async function searchIndex(
+  index: FlatIndex,
+  gpu: GpuFlatIndex['gpu'],
+  query: Float32Array,
+  k: number,
+  on: string,
+): Promise<SearchHit[]> {
+  if (on === 'gpu') {
+    let gpuIndex: GpuFlatIndex | null = null;
+    try {
+      gpuIndex = new GpuFlatIndex(gpu, index.dims, { dtype: index.dtype });
+      gpuIndex.addRaw(index.ids, index.store.raw());
+      return (await gpuIndex.search(query, k))[0];
+    } catch (e) {
+      process.stderr.write(`note: searching on the CPU (${(e as Error).message})\n`);
+    } finally {
+      gpuIndex?.destroy();
+    }
+  }
+  return (await index.search(query, k))[0];
+}
+
+function oneLine(s: string, max: number): string {
+  const flat = s.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+interface SearchFlags {
+  index: string;
+  model?: string;
+  adapter?: string;
+  recipe: string;
+  k: number;
+  maxLen: number;
+  json?: boolean;
+  searchOn: string;
+}
+
+export function registerSearch(program: Command): void {
+  program
+    .command('search')
+    .description('Embed a query and print the k best passages of a saved index (rank, id, score, text).')
+    .argument('<query>', 'the query text')
+    .requiredOption('--index <dir>', 'index directory from `llara index build`')
+    .option('--model <dir>', 'HF LLaMA model folder (default: bundled stories260K)')
+    .option('--adapter <dir>', 'PEFT LoRA adapter folder')
+    .option('--recipe <name>', 'flag | paper | repllama', 'flag')
+    .option('-k, --k <n>', 'how many hits', intFlag('-k', 1), 10)
+    .option('--max-len <n>', 'longest query sequence, prompt included', intFlag('--max-len', 8), 256)
+    .option('--search-on <device>', 'gpu | cpu (exact either way)', 'gpu')
+    .option('--json', 'print {"query", "hits": [{rank, id, score, text?}]}')
+    .addHelpText(
+      'after',
+      '\nExample:\n  pnpm llara search --index index/ --adapter adapter/ -k 5 "what is a wing?"',
+    )
+    .action(async (query: string, f: SearchFlags) => {
+      if (f.searchOn !== 'gpu' && f.searchOn !== 'cpu')
+        throw new UserError(`--search-on must be gpu or cpu, got "${f.searchOn}".`);
+      let index: FlatIndex;
+      try {
+        index = await loadIndex(f.index);
+      } catch (e) {
+        throw new UserError((e as Error).message);
+      }
+      const modelDir = f.model ?? defaultModelDir();
+      const opened = await openModelOrFail(modelDir);
+      if (opened.config.hiddenSize !== index.dims)
+        throw new UserError(
+          `The index ${f.index} holds ${index.dims}-dimensional vectors but the model ${modelDir} embeds into ${opened.config.hiddenSize} dimensions; search with the model that built the index.`,
+        );
+      await warnOnOtherEmbedder(f, modelDir);
+      const loaded = await loadModel({ model: modelDir, adapter: f.adapter, recipe: f.recipe, quiet: true });
+      let hits: SearchHit[];
+      try {
+        const q = await embedderFor(loaded, f.maxLen, 1).embed([query], 'query');
+        hits = await searchIndex(index, loaded.gpu, q, f.k, f.searchOn);
+      } finally {
+        loaded.close();
+      }
+      const texts = await textsOf(
+        f.index,
+        hits.map((h) => h.id),
+      );
+      const results: SearchResult[] = hits.map((h, r) => ({
+        rank: r + 1,
+        id: h.id,
+        score: h.score,
+        ...texts?.get(h.id),
+      }));
+      if (f.json) {
+        console.log(JSON.stringify({ query, hits: results }));
+        return;
+      }
+      const idWidth = Math.max(2, ...results.map((r) => r.id.length));
+      for (const r of results) {
+        const body =
+          r.text === undefined ? '' : `  ${oneLine(r.title ? `${r.title}: ${r.text}` : r.text, 100)}`;
+        console.log(`${String(r.rank).padStart(3)}  ${r.id.padEnd(idWidth)}  ${r.score.toFixed(4)}${body}`);
+      }
+    });
+}
+
+/** A different recipe, model or adapter than the index was embedded with gives meaningless scores. */
+async function warnOnOtherEmbedder(f: SearchFlags, modelDir: string): Promise<void> {
+  const text = await readFile(join(f.index, EMBEDDER_FILE), 'utf8').catch(() => null);
+  if (text === null) return;
+  let info: EmbedderInfo;
+  try {
+    info = JSON.parse(text);
+  } catch {
+    return;
+  }
+  const now = { recipe: f.recipe, model: resolve(modelDir), adapter: f.adapter ? resolve(f.adapter) : null };
+  for (const key of ['recipe', 'model', 'adapter'] as const)
+    if (info[key] !== now[key])
+      process.stderr.write(
+        `note: ${f.index} was embedded with ${key} ${info[key] ?? '(none)'}, and this search uses ${now[key] ?? '(none)'}\n`,
+      );
+}
