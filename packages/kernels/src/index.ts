@@ -31,7 +31,8 @@ export { type InfoNceOptions, infoNce, infoNceLabels } from './infonce/infonce.t
 export { type StridedMatmulOptions, stridedMatmul } from './infonce/scores.ts';
 export { l2NormalizeBackwardRef, l2NormalizeRef } from './l2-normalize/l2-normalize.ref.ts';
 export { type L2NormalizeOptions, l2Normalize, l2NormalizeBackward } from './l2-normalize/l2-normalize.ts';
-export { type MatmulOptions, matmul, matmulVariant } from './matmul/matmul.ts';
+export { matmulRef } from './matmul/matmul.ref.ts';
+export { type MatmulFamily, type MatmulOptions, matmul, matmulVariant } from './matmul/matmul.ts';
 export { meanPoolBackwardRef, meanPoolRef } from './mean-pool/mean-pool.ref.ts';
 export { type MeanPoolOptions, meanPool, meanPoolBackward, meanPoolRows } from './mean-pool/mean-pool.ts';
 export { rmsnormBackwardRef, rmsnormRef } from './rmsnorm/rmsnorm.ref.ts';

@@ -56,7 +56,8 @@ export function linearBackward(
   accumulate: boolean,
 ): void {
   const [outDim, inDim] = w.shape;
-  matmul(rec, dy, w, dx, { M: tokens, N: inDim, K: outDim, transB: false, beta: accumulate ? 1 : 0 });
+  // Gradients stay f32 even where f16 weights would pick tensor cores: f16 dY underflows.
+  matmul(rec, dy, w, dx, { M: tokens, N: inDim, K: outDim, transB: false, beta: accumulate ? 1 : 0, precision: 'f32' });
   if (!lora || !saved.h) return;
   const { pair, scale } = lora;
   const r = pair.A.shape[0];

@@ -1,6 +1,7 @@
-// Shared by every matmul kernel: Params, bindings, bounds-checked loads of 4 stored elements, epilogue.
-//   A stored [ra, ca] f32 row-major: [M, K], or [K, M] with TRANS_A.
-//   B (binding `W`, any weight view) stored [rb, cb]: [N, K] with TRANS_B, else [K, N].
+// Shared by every matmul kernel: Params, bindings, bounds-checked loads of 4 stored elements, the store.
+// Layouts are run-time flags, so one pipeline serves all four combinations.
+//   A stored [ra, ca] f32 row-major: [M, K], or [K, M] when Params.transA is set.
+//   B (binding `W`, any weight view) stored [rb, cb]: [N, K] when Params.transB is set, else [K, N].
 //   C [M, N] f32 row-major.
 // A_X4 / B_X4: the contiguous dimension is a multiple of 4, so aligned runs of 4 load as one vector
 // and are either wholly inside or wholly outside the matrix.
@@ -13,6 +14,8 @@ struct Params {
   beta: f32,
   // Tile rows per z slice when the grid folds (tile row = wid.y + wid.z * foldY).
   foldY: u32,
+  transA: u32,
+  transB: u32,
 }
 
 #if A_X4
@@ -51,87 +54,40 @@ fn wload4(i: u32) -> vec4<f32> {
 }
 #endif
 
-fn aRows() -> u32 {
-#if TRANS_A
-  return p.K;
-#else
-  return p.M;
-#endif
-}
-fn aCols() -> u32 {
-#if TRANS_A
-  return p.M;
-#else
-  return p.K;
-#endif
-}
-fn bRows() -> u32 {
-#if TRANS_B
-  return p.N;
-#else
-  return p.K;
-#endif
-}
-fn bCols() -> u32 {
-#if TRANS_B
-  return p.K;
-#else
-  return p.N;
-#endif
-}
+fn aRows() -> u32 { return select(p.M, p.K, p.transA != 0u); }
+fn aCols() -> u32 { return select(p.K, p.M, p.transA != 0u); }
+fn bRows() -> u32 { return select(p.K, p.N, p.transB != 0u); }
+fn bCols() -> u32 { return select(p.N, p.K, p.transB != 0u); }
 
-// A_stored[r, c..c+3], no bounds checks (caller guarantees r < ra, c + 3 < ca).
-fn loadA4Fast(r: u32, c: u32) -> vec4<f32> {
-  let i = r * aCols() + c;
-#if A_X4
-  return A[i >> 2u];
-#else
-  return vec4<f32>(A[i], A[i + 1u], A[i + 2u], A[i + 3u]);
-#endif
-}
-
-// A_stored[r, c..c+3], zero outside the matrix.
+// A_stored[r, c..c+3], zero outside the matrix. Without A_X4 a run-time-count loop with a single load
+// statement: lavapipe expands each memory access into per-lane code, and compile time grows with them.
 fn loadA4(r: u32, c: u32) -> vec4<f32> {
   let ca = aCols();
-  if (r >= aRows() || c >= ca) { return vec4<f32>(0.0); }
+  var v = vec4<f32>(0.0);
+  if (r >= aRows() || c >= ca) { return v; }
 #if A_X4
-  return A[(r * ca + c) >> 2u];
+  v = A[(r * ca + c) >> 2u];
 #else
   let i = r * ca + c;
-  if (c + 3u < ca) { return vec4<f32>(A[i], A[i + 1u], A[i + 2u], A[i + 3u]); }
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    if (c + j < ca) { v[j] = A[i + j]; }
-  }
+  let count = min(4u, ca - c);
+  for (var j = 0u; j < count; j++) { v[j] = A[i + j]; }
+#endif
   return v;
-#endif
-}
-
-// B_stored[r, c..c+3], no bounds checks.
-fn loadB4Fast(r: u32, c: u32) -> vec4<f32> {
-  let i = r * bCols() + c;
-#if B_X4
-  return wload4(i);
-#else
-  return vec4<f32>(wload(i), wload(i + 1u), wload(i + 2u), wload(i + 3u));
-#endif
 }
 
 // B_stored[r, c..c+3], zero outside the matrix.
 fn loadB4(r: u32, c: u32) -> vec4<f32> {
   let cb = bCols();
-  if (r >= bRows() || c >= cb) { return vec4<f32>(0.0); }
+  var v = vec4<f32>(0.0);
+  if (r >= bRows() || c >= cb) { return v; }
   let i = r * cb + c;
 #if B_X4
-  return wload4(i);
+  v = wload4(i);
 #else
-  if (c + 3u < cb) { return vec4<f32>(wload(i), wload(i + 1u), wload(i + 2u), wload(i + 3u)); }
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    if (c + j < cb) { v[j] = wload(i + j); }
-  }
-  return v;
+  let count = min(4u, cb - c);
+  for (var j = 0u; j < count; j++) { v[j] = wload(i + j); }
 #endif
+  return v;
 }
 
 // C[m, n] = alpha * v + beta * C[m, n]; C is not read when beta is 0 (it may hold garbage or NaN).

@@ -63,7 +63,7 @@ describe('subgroup-matrix matmul (CPU emulation of its tiling; the kernel runs o
           [65, 33, 40],
           [7, 129, 33],
         ])
-          check({ M, N, K, ...layout }, { shape, maxSubgroupSize: 32 }, (seed += 3));
+          check({ M, N, K, ...layout }, { shape, maxSubgroupSize: 32 }, 3 * seed++);
   });
 
   it('takes the direct-store path on whole tiles, with and without accumulation', () => {
@@ -71,7 +71,7 @@ describe('subgroup-matrix matmul (CPU emulation of its tiling; the kernel runs o
     for (const shape of [SHAPES[0], SHAPES[3]])
       for (const layout of LAYOUTS)
         for (const beta of [0, 1] as const)
-          check({ M: 128, N: 64, K: 64, ...layout, beta }, { shape, maxSubgroupSize: 32 }, (seed += 3));
+          check({ M: 128, N: 64, K: 64, ...layout, beta }, { shape, maxSubgroupSize: 32 }, 3 * seed++);
   });
 
   it('applies alpha and beta through the scratch epilogue', () => {

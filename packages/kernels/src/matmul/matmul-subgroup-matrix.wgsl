@@ -1,7 +1,8 @@
 // f16 subgroup-matrix (tensor core) matmul: a workgroup computes a 64x64 tile of C; BK-deep slices of A
 // and B are converted to f16 while being copied into workgroup memory (zero outside the matrices), and
 // NSG = 4 subgroups, laid out 2 x 2 over the tile, each multiply-accumulate TM x TN result matrices of
-// SM x SN in f32. The slices keep the operands' stored layouts; the matrix loads transpose (col_major).
+// SM x SN in f32. The slices keep the operands' stored layouts; the matrix loads transpose (col_major),
+// so here the layouts are defines TRANS_A/TRANS_B (matching Params.transA/transB, which the loads use).
 // The epilogue stores straight to C when the tile is inside C, alpha is 1 and rows are 16-byte aligned;
 // otherwise through a per-subgroup f32 scratch, with bounds checks and alpha/beta.
 //

@@ -24,47 +24,44 @@ var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>;
 var<private> ra: array<vec4<f32>, A_PER>;
 var<private> rb: array<vec4<f32>, B_PER>;
 
-// Stage the slice k0.. of the tile at (m0, n0) in registers, reading A and B in their stored layout.
+// Stage the slice k0.. of the tile at (m0, n0) in registers, in 4-element runs along each operand's
+// contiguous (stored) dimension: op(A)'s slice is BM x BK, stored [BM][BK] or (transA) [BK][BM].
 fn loadSlice(m0: u32, n0: u32, k0: u32, lid: u32) {
+  let ta = p.transA != 0u;
+  let tb = p.transB != 0u;
+  let wa = select(BK / 4u, BM / 4u, ta); // runs per stored row of the slice
+  let wb = select(BN / 4u, BK / 4u, tb);
   for (var s = 0u; s < A_PER; s++) {
     let q = lid + s * NT;
-#if TRANS_A
-    ra[s] = loadA4(k0 + q / (BM / 4u), m0 + (q % (BM / 4u)) * 4u);
-#else
-    ra[s] = loadA4(m0 + q / (BK / 4u), k0 + (q % (BK / 4u)) * 4u);
-#endif
+    ra[s] = loadA4(select(m0, k0, ta) + q / wa, select(k0, m0, ta) + (q % wa) * 4u);
   }
   for (var s = 0u; s < B_PER; s++) {
     let q = lid + s * NT;
-#if TRANS_B
-    rb[s] = loadB4(n0 + q / (BK / 4u), k0 + (q % (BK / 4u)) * 4u);
-#else
-    rb[s] = loadB4(k0 + q / (BN / 4u), n0 + (q % (BN / 4u)) * 4u);
-#endif
+    rb[s] = loadB4(select(k0, n0, tb) + q / wb, select(n0, k0, tb) + (q % wb) * 4u);
   }
 }
 
-// Write the staged registers into As/Bs ([k][m] and [k][n], transposing runs that ran along k).
+// Write the staged runs into As/Bs ([k][m] and [k][n]), transposing runs that went along k.
 fn storeSlice(lid: u32) {
   for (var s = 0u; s < A_PER; s++) {
     let q = lid + s * NT;
-#if TRANS_A
-    As[q] = ra[s];
-#else
-    let m = q / (BK / 4u);
-    let k = (q % (BK / 4u)) * 4u;
-    for (var i = 0u; i < 4u; i++) { As[(k + i) * (BM / 4u) + m / 4u][m % 4u] = ra[s][i]; }
-#endif
+    if (p.transA != 0u) {
+      As[q] = ra[s];
+    } else {
+      let m = q / (BK / 4u);
+      let k = (q % (BK / 4u)) * 4u;
+      for (var i = 0u; i < 4u; i++) { As[(k + i) * (BM / 4u) + m / 4u][m % 4u] = ra[s][i]; }
+    }
   }
   for (var s = 0u; s < B_PER; s++) {
     let q = lid + s * NT;
-#if TRANS_B
-    let n = q / (BK / 4u);
-    let k = (q % (BK / 4u)) * 4u;
-    for (var i = 0u; i < 4u; i++) { Bs[(k + i) * (BN / 4u) + n / 4u][n % 4u] = rb[s][i]; }
-#else
-    Bs[q] = rb[s];
-#endif
+    if (p.transB != 0u) {
+      let n = q / (BK / 4u);
+      let k = (q % (BK / 4u)) * 4u;
+      for (var i = 0u; i < 4u; i++) { Bs[(k + i) * (BN / 4u) + n / 4u][n % 4u] = rb[s][i]; }
+    } else {
+      Bs[q] = rb[s];
+    }
   }
 }
 
@@ -97,17 +94,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
     }
   }
-  for (var hm = 0u; hm < 2u; hm++) {
-    for (var i = 0u; i < 4u; i++) {
-      let m = m0 + hm * (BM / 2u) + ty * 4u + i;
-      if (m >= p.M) { continue; }
-      for (var hn = 0u; hn < 2u; hn++) {
-        let v = acc[(hm * 4u + i) * 2u + hn];
-        for (var j = 0u; j < 4u; j++) {
-          let n = n0 + hn * (BN / 2u) + tx * 4u + j;
-          if (n < p.N) { storeC(m, n, v[j]); }
-        }
-      }
-    }
+  // One store statement for all 64 outputs (lavapipe expands each memory access into per-lane code);
+  // the copy keeps the dynamic indexing away from the accumulators.
+  let out = acc;
+  for (var e = 0u; e < 64u; e++) {
+    let r = e / 8u;
+    let j = e % 8u;
+    let m = m0 + (r / 4u) * (BM / 2u) + ty * 4u + r % 4u;
+    let n = n0 + (j / 4u) * (BN / 2u) + tx * 4u + j % 4u;
+    if (m < p.M && n < p.N) { storeC(m, n, out[r * 2u + j / 4u][j % 4u]); }
   }
 }

@@ -13,7 +13,9 @@
  *   weights where the device offers f16 -> f32 subgroup matrices, unless `precision: 'f32'`.
  * - `tiled128` / `tiled64`: workgroup-memory tiles, 8x8 outputs per invocation; real GPUs.
  * - `reg4x4`: 4x4 outputs per invocation, no workgroup memory; software adapters (lavapipe) and thin shapes.
- * Every family handles any M, N, K (edges are bounds-checked) and each weight view (f32, f16, packed f16, bf16).
+ * Every family handles any M, N, K (tile edges included) and each weight view (f32, f16, packed f16, bf16).
+ * Layouts are run-time flags, so reg4x4 and the tiled kernels compile one pipeline per family, weight view
+ * and alignment (vector loads where the contiguous dimension is a multiple of 4) for all four layouts.
  *
  * ```ts
  * const rec = gpu.recorder();
@@ -89,7 +91,16 @@ export function recordMatmul(
   );
   rec.dispatch({
     pipeline,
-    params: params([o.M, o.N, o.K, { f32: o.alpha ?? 1 }, { f32: o.beta ?? 0 }, grid.foldY]),
+    params: params([
+      o.M,
+      o.N,
+      o.K,
+      { f32: o.alpha ?? 1 },
+      { f32: o.beta ?? 0 },
+      grid.foldY,
+      o.transA ? 1 : 0,
+      o.transB ? 1 : 0,
+    ]),
     bindings: [a, b, c],
     workgroups: grid.workgroups,
     label,
@@ -130,15 +141,10 @@ function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
   const family = chooseFamily(gpu, o, bDtype);
   const view = weightView(gpu, bDtype);
   const { ca, cb } = storedShapes(o);
-  const aX4 = ca % 4 === 0;
-  const bX4 = cb % 4 === 0;
-  const defines: Record<string, boolean> = {
-    ...weightDefines(view),
-    TRANS_A: !!o.transA,
-    TRANS_B: !!o.transB,
-    A_X4: aX4,
-    B_X4: bX4,
-  };
+  // Vector views of A and B where the contiguous dimension allows (not in reg4x4, which reads scalars).
+  const aX4 = family !== 'reg4x4' && ca % 4 === 0;
+  const bX4 = family !== 'reg4x4' && cb % 4 === 0;
+  const defines: Record<string, boolean> = { ...weightDefines(view), A_X4: aX4, B_X4: bX4 };
   if (view === 'f32' && bX4) {
     // B bound as array<vec4<f32>>: matmul-common.wgsl provides this view.
     defines.W_F32 = false;
@@ -172,7 +178,8 @@ function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
       return {
         variant: name(`subgroup-matrix-${s.M}x${s.N}x${s.K}`),
         code: subgroupMatrixCode,
-        defines: { ...defines, ...subgroupMatrixDefines(s) },
+        // Matrix-load majorness is compile-time: the layout is a define here (a uniform elsewhere).
+        defines: { ...defines, ...subgroupMatrixDefines(s), TRANS_A: !!o.transA, TRANS_B: !!o.transB },
         constants: { WG: subgroupMatrixWorkgroupSize(gpu) },
         tileM: SUBGROUP_MATRIX_TILE.BM,
         tileN: SUBGROUP_MATRIX_TILE.BN,
