@@ -57,7 +57,14 @@ export function linearBackward(
 ): void {
   const [outDim, inDim] = w.shape;
   // Gradients stay f32 even where f16 weights would pick tensor cores: f16 dY underflows.
-  matmul(rec, dy, w, dx, { M: tokens, N: inDim, K: outDim, transB: false, beta: accumulate ? 1 : 0, precision: 'f32' });
+  matmul(rec, dy, w, dx, {
+    M: tokens,
+    N: inDim,
+    K: outDim,
+    transB: false,
+    beta: accumulate ? 1 : 0,
+    precision: 'f32',
+  });
   if (!lora || !saved.h) return;
   const { pair, scale } = lora;
   const r = pair.A.shape[0];
