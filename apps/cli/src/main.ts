@@ -9,6 +9,7 @@ import { registerDoctor } from './commands/doctor.ts';
 import { registerEmbed } from './commands/embed.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerExport } from './commands/export.ts';
+import { registerFinetune } from './commands/finetune.ts';
 import { registerHidden } from './commands/hidden.ts';
 import { registerIndexBuild } from './commands/index-build.ts';
 import { registerModelInfo } from './commands/model-info.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerModelInfo(program);
   registerHidden(program);
   registerPretrain(program);
+  registerFinetune(program);
   registerEval(program);
   registerDemo(program);
   registerExport(program);

@@ -29,8 +29,10 @@ export interface LayerInputs {
   tokens: number;
   positions: Tensor;
   mask: GpuMask;
-  /** Dropout seed base for this step (0 when dropout is off). */
+  /** Dropout seed base for this step. */
   seed: number;
+  /** Training applies LoRA dropout; inference never does. */
+  train: boolean;
 }
 
 /** Everything the backward needs; `release()` returns it to the pool. */
@@ -62,13 +64,18 @@ function loraContext(
   lora: LoraGpu | null,
   layer: number,
   target: LoraTarget,
-  seed: number,
+  inp: LayerInputs,
 ): LoraContext | null {
   const pair = lora?.layers[layer]?.[target];
   if (!lora || !pair) return null;
   const index =
     layer * 7 + ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'].indexOf(target);
-  return { pair, scale: lora.scale, dropout: lora.dropout, seed: (seed * 9973 + index * 7919) >>> 0 };
+  return {
+    pair,
+    scale: lora.scale,
+    dropout: inp.train ? lora.dropout : 0,
+    seed: (inp.seed * 9973 + index * 7919) >>> 0,
+  };
 }
 
 /**
@@ -89,7 +96,7 @@ export function layerForward(
   const N = inp.tokens;
   const { hiddenSize: H, intermediateSize: I, numHeads, numKvHeads, headDim } = shape;
   const t = (cols: number, label: string) => gpu.tensor('f32', [N, cols], undefined, { label });
-  const ctx = (target: LoraTarget) => loraContext(lora, layer, target, inp.seed);
+  const ctx = (target: LoraTarget) => loraContext(lora, layer, target, inp);
   const saved: Partial<Record<LoraTarget, LinearSaved>> = {};
 
   const n1 = t(H, 'n1');
@@ -144,7 +151,7 @@ export function layerBackward(
   const N = inp.tokens;
   const { hiddenSize: H, intermediateSize: I, numHeads, numKvHeads, headDim } = shape;
   const t = (cols: number, label: string) => gpu.tensor('f32', [N, cols], undefined, { label });
-  const ctx = (target: LoraTarget) => loraContext(lora, layer, target, inp.seed);
+  const ctx = (target: LoraTarget) => loraContext(lora, layer, target, inp);
   const sv = acts.saved;
 
   // MLP branch: out = x2 + down(swiglu(gate(n2), up(n2)))

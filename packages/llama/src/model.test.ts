@@ -33,12 +33,12 @@ async function load(dir: string) {
 }
 
 /** Random LoRA with non-zero B so every path carries signal. */
-function randomLora(config: LlamaConfig, r: number, seed: number): LoraWeights {
+function randomLora(config: LlamaConfig, r: number, seed: number, dropout = 0): LoraWeights {
   const w = initLoraWeights(
     {
       r,
       alpha: 2 * r,
-      dropout: 0,
+      dropout,
       targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
       useRslora: false,
       baseModel: null,
@@ -95,9 +95,9 @@ describe('LLaMA forward on the GPU', () => {
     });
   }
 
-  it('matches the reference with a LoRA adapter, from bf16 weights', async () => {
+  it('matches the reference with a LoRA adapter, from bf16 weights (no dropout at inference)', async () => {
     const { config, weights, model } = await load(TINY_BF16);
-    const lora = randomLora(config, 4, 7);
+    const lora = randomLora(config, 4, 7, 0.1);
     model.lora = LoraGpu.upload(gpu, model.shape, lora);
     const batch = twoSequences(config.vocabSize, 9, [9, 4], 'left');
     const dev = model.upload(batch);

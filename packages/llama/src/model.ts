@@ -105,7 +105,13 @@ export class LlamaModel {
 
   /** Inference: final hidden states f32 [tokens, hidden] (caller releases). */
   forward(batch: DeviceBatch): Tensor {
-    const inp: LayerInputs = { tokens: batch.tokens, positions: batch.positions, mask: batch.mask, seed: 0 };
+    const inp: LayerInputs = {
+      tokens: batch.tokens,
+      positions: batch.positions,
+      mask: batch.mask,
+      seed: 0,
+      train: false,
+    };
     let x = this.embed(batch);
     this.weights.layers.forEach((w, l) => {
       const rec = this.gpu.recorder();
@@ -123,7 +129,13 @@ export class LlamaModel {
 
   /** Training forward: keeps what backward needs. `seed` drives LoRA dropout for this step. */
   forwardTrain(batch: DeviceBatch, seed = 0): TrainState {
-    const inp: LayerInputs = { tokens: batch.tokens, positions: batch.positions, mask: batch.mask, seed };
+    const inp: LayerInputs = {
+      tokens: batch.tokens,
+      positions: batch.positions,
+      mask: batch.mask,
+      seed,
+      train: true,
+    };
     const inputs: Tensor[] = [this.embed(batch)];
     const acts: (LayerActs | null)[] = [];
     this.weights.layers.forEach((w, l) => {
@@ -150,6 +162,7 @@ export class LlamaModel {
       positions: batch.positions,
       mask: batch.mask,
       seed: state.seed,
+      train: true,
     };
     const L = this.weights.layers.length;
     const H = this.shape.hiddenSize;

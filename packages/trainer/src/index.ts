@@ -9,6 +9,15 @@ export {
   sortByLength,
 } from './batch.ts';
 export {
+  backwardEmbeddings,
+  type ContrastiveInspection,
+  type ContrastiveOptions,
+  type ContrastiveResult,
+  type EmbedPass,
+  embedTrain,
+  plainContrastiveStep,
+} from './contrastive-step.ts';
+export {
   type BeirDoc,
   beirToPretrainRows,
   type ChunkOptions,
@@ -29,6 +38,14 @@ export {
   splitSentences,
 } from './data.ts';
 export { Embedder, type EmbedderOptions, type EmbedProgress, type Role } from './embedder.ts';
+export {
+  contrastiveStep,
+  type FinetuneConfig,
+  type FinetuneMetrics,
+  Finetuner,
+  type FinetunerState,
+} from './finetuner.ts';
+export { forwardNoGraph, gradCacheStep } from './gradcache.ts';
 export {
   bowTargets,
   IGNORE_INDEX,

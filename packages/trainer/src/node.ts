@@ -15,4 +15,12 @@ export {
   type TrainerState,
   writeCheckpoint,
 } from './checkpoint-io.ts';
+export {
+  FinetuneInputError,
+  type FinetuneRunOptions,
+  type FinetuneRunResult,
+  type FinetuneStartInfo,
+  readFinetuneData,
+  runFinetune,
+} from './finetune-node.ts';
 export { lossCurve, type PretrainRunOptions, readPretrainData, runPretrain } from './pretrain-node.ts';
