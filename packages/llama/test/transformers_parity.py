@@ -39,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 FIXTURES = os.path.join(HERE, "fixtures")
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ beside the fixtures
 import make_fixtures  # noqa: E402  (safetensors reader, mask rule and the plain-torch forward)
 
 STORIES = os.path.join(REPO, "data", "models", "stories260K")

@@ -1,0 +1,120 @@
+/**
+ * The benchmark suites in smoke mode on whatever adapter is present (lavapipe on CI), so they cannot
+ * rot: every kernel and end-to-end row is produced, well-formed (positive finite times and rates),
+ * names PyTorch twins that the plan for torch_bench.py contains, and renders into the report.
+ */
+import type { Gpu } from '@llara/gpu';
+import { requestNodeGpu } from '@llara/gpu/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { benchKernels, kernelPlan } from './kernels.bench.ts';
+import { benchModel, modelPlan } from './model.bench.ts';
+import { renderReport } from './report.ts';
+import { type BenchRow, rowProblems } from './rows.ts';
+import { benchMeta } from './run-bench.ts';
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await requestNodeGpu({ dawnOptions: ['disable-dawn-features=timestamp_quantization'] });
+});
+afterAll(() => gpu?.destroy());
+
+const KERNELS = [
+  'adamw',
+  'attention_backward',
+  'attention_forward',
+  'bow_loss',
+  'cross_entropy',
+  'matmul',
+  'rmsnorm',
+  'rmsnorm_backward',
+  'rope',
+  'swiglu',
+  'swiglu_backward',
+];
+
+describe('kernel benchmarks (smoke)', () => {
+  it('measure every kernel with well-formed rows whose PyTorch twins are planned', async () => {
+    // One matmul family and the device's default attention variant keep the test short (shader
+    // compilation dominates on lavapipe); device-main runs them all.
+    const { rows, failures } = await benchKernels(gpu, {
+      smoke: true,
+      matmulFamilies: ['reg4x4', 'subgroup-matrix'],
+      attentionVariants: [gpu.has('subgroups') ? 'subgroups' : 'plain'],
+      warmup: 1,
+      iterations: 2,
+    });
+    for (const r of rows) expect(rowProblems(r), r.key).toEqual([]);
+    expect([...new Set(rows.map((r) => r.name))].sort()).toEqual(KERNELS);
+    // Only deliberate skips (a variant the device lacks) may be missing.
+    expect(failures.filter((f) => !f.error.startsWith('skipped:'))).toEqual([]);
+    expect(new Set(rows.map((r) => r.key)).size).toBe(rows.length);
+    const planned = new Set(kernelPlan(true).map((s) => s.key));
+    for (const r of rows) for (const k of r.torch) expect(planned.has(k), k).toBe(true);
+    const matmuls = rows.filter((r) => r.name === 'matmul');
+    expect(matmuls.every((r) => r.gflops !== null && r.roofline !== 'hbm')).toBe(true);
+    expect(rows.filter((r) => r.roofline === 'hbm').every((r) => r.gbps !== null)).toBe(true);
+  });
+});
+
+describe('end-to-end benchmarks (smoke)', () => {
+  it('embed and train a tiny random model with well-formed rows and memory accounting', async () => {
+    const { rows, failures } = await benchModel(gpu, { smoke: true });
+    expect(failures).toEqual([]);
+    for (const r of rows) expect(rowProblems(r), r.key).toEqual([]);
+    const embed = rows.filter((r) => r.name === 'embed');
+    const train = rows.filter((r) => r.name === 'train_pretext');
+    expect(embed.length).toBeGreaterThanOrEqual(2);
+    expect(train.length).toBe(1);
+    for (const r of rows) {
+      expect(r.tokensPerS).toBeGreaterThan(0);
+      expect(r.memory!.weightsBytes).toBeGreaterThan(0);
+      expect(r.memory!.poolPeakInUseBytes).toBeGreaterThan(0);
+    }
+    // Training holds LoRA weights, gradients and AdamW moments; embedding holds none.
+    expect(train[0].memory!.trainableBytes).toBeGreaterThan(0);
+    expect(train[0].memory!.optimizerBytes).toBe(train[0].memory!.trainableBytes);
+    expect(embed.every((r) => r.memory!.trainableBytes === 0)).toBe(true);
+    const planned = new Set(modelPlan(true).map((s) => s.key));
+    for (const r of rows) for (const k of r.torch) expect(planned.has(k), k).toBe(true);
+  });
+});
+
+describe('rows and report', () => {
+  const row = (ms: number): BenchRow => ({
+    suite: 'kernels',
+    key: 'matmul|M2xN2xK2|nt|f32|reg4x4',
+    name: 'matmul',
+    variant: 'reg4x4-f32-nt',
+    shape: 'M2xN2xK2',
+    dtype: 'f32',
+    ms,
+    iterations: 3,
+    timing: 'gpu-timestamps',
+    gflops: 16 / (ms * 1e6),
+    gbps: null,
+    roofline: 'fp32',
+    fraction: null,
+    torch: ['matmul|M2xN2xK2|nt|fp32'],
+  });
+
+  it('rowProblems rejects zero, negative and non-finite times', () => {
+    expect(rowProblems(row(0.5))).toEqual([]);
+    for (const ms of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(rowProblems(row(ms)).length).toBeGreaterThan(0);
+  });
+
+  it('the report puts the PyTorch time beside ours with PyTorch ms / ours as the ratio', () => {
+    const meta = benchMeta(gpu, true, 'test');
+    const md = renderReport({
+      webgpu: [
+        { meta, rows: [row(0.5)], failures: [{ suite: 'kernels', key: 'matmul|x', error: 'skipped: test' }] },
+      ],
+      torch: [{ meta: { gpu: 'test' }, rows: [{ key: 'matmul|M2xN2xK2|nt|fp32', ms: 2 }], failures: [] }],
+    });
+    const line = md.split('\n').find((l) => l.startsWith('| matmul |'));
+    expect(line).toContain('fp32: 2.00 ms');
+    expect(line).toContain('fp32: 4.00x');
+    expect(md).toContain('smoke run');
+    expect(md).toMatch(/\| matmul\\\|x +\| skipped: test +\|/);
+  });
+});

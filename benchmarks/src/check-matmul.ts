@@ -1,0 +1,169 @@
+/**
+ * Device check of every matmul variant at LLaMA-2-7B shapes (and one shape off every tile) against an
+ * f64 CPU reference on sampled rows of C: the kernel tests cover these variants on small shapes (and
+ * the subgroup-matrix one only through a CPU emulation of its tiling); this runs them where they are
+ * meant to run. The reference uses the values the GPU sees: f16 weights decoded, and for the
+ * subgroup-matrix kernel A rounded to f16 as well (its error against unrounded A is reported too).
+ */
+import { f16BitsToF32, f32ToF16Bits, type Gpu, type Tolerance } from '@llara/gpu';
+import { matmul, matmulVariant } from '@llara/kernels';
+import { type CheckResult, combine, compare, sampleIndices, toleranceText } from './check-result.ts';
+import { randomF32 } from './random-data.ts';
+import { errorMessage } from './rows.ts';
+
+export interface MatmulCheckShape {
+  M: number;
+  N: number;
+  K: number;
+  layout: 'nt' | 'nn' | 'tn';
+  what: string;
+  /** Weight dtypes to check (tn takes activations as B, so f32 only). */
+  dtypes: ('f32' | 'f16')[];
+}
+
+export function matmulCheckShapes(smoke: boolean): MatmulCheckShape[] {
+  if (smoke)
+    return [
+      { M: 64, N: 96, K: 128, layout: 'nt', what: 'projection', dtypes: ['f32', 'f16'] },
+      { M: 33, N: 67, K: 69, layout: 'nt', what: 'off-tile', dtypes: ['f32', 'f16'] },
+      { M: 48, N: 64, K: 80, layout: 'nn', what: 'input gradient', dtypes: ['f16'] },
+      { M: 8, N: 64, K: 40, layout: 'tn', what: 'LoRA gradient', dtypes: ['f32'] },
+    ];
+  return [
+    { M: 2048, N: 11008, K: 4096, layout: 'nt', what: 'gate/up projection', dtypes: ['f32', 'f16'] },
+    { M: 2048, N: 4096, K: 11008, layout: 'nt', what: 'down projection', dtypes: ['f16'] },
+    { M: 257, N: 4099, K: 4097, layout: 'nt', what: 'off every tile', dtypes: ['f32', 'f16'] },
+    { M: 2048, N: 4096, K: 11008, layout: 'nn', what: 'input gradient of down', dtypes: ['f16'] },
+    { M: 256, N: 32016, K: 4096, layout: 'nt', what: 'LM head, vocab 32016', dtypes: ['f16'] },
+    { M: 64, N: 4096, K: 2048, layout: 'tn', what: 'LoRA A gradient', dtypes: ['f32'] },
+  ];
+}
+
+const FAMILIES = ['reg4x4', 'tiled64', 'tiled128', 'subgroup-matrix'] as const;
+/** f32 accumulation over K <= 11008 products of values below 1: errors stay near 1e-4. */
+const TOL_F32: Tolerance = { atol: 2e-3, rtol: 1e-4 };
+/** f16 x f16 products accumulated in f32 on tensor cores (internal rounding may differ from f64). */
+const TOL_SUBGROUP_MATRIX: Tolerance = { atol: 2e-2, rtol: 1e-3 };
+
+function roundToF16(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = f16BitsToF32(f32ToF16Bits(x[i]));
+  return out;
+}
+
+/** Row m of op(A) @ op(B) in f64. */
+function referenceRow(a: Float32Array, b: Float32Array, s: MatmulCheckShape, m: number): Float64Array {
+  const { M, N, K } = s;
+  const out = new Float64Array(N);
+  const arow = new Float64Array(K);
+  for (let k = 0; k < K; k++) arow[k] = s.layout === 'tn' ? a[k * M + m] : a[m * K + k];
+  if (s.layout === 'nt') {
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      const o = n * K;
+      for (let k = 0; k < K; k++) acc += arow[k] * b[o + k];
+      out[n] = acc;
+    }
+  } else {
+    for (let k = 0; k < K; k++) {
+      const av = arow[k];
+      const o = k * N;
+      for (let n = 0; n < N; n++) out[n] += av * b[o + n];
+    }
+  }
+  return out;
+}
+
+export async function checkMatmul(gpu: Gpu, smoke: boolean): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  let seed = 11;
+  for (const s of matmulCheckShapes(smoke)) {
+    const { M, N, K, layout } = s;
+    const transA = layout === 'tn';
+    const transB = layout === 'nt';
+    const rows = sampleIndices(M, 6, seed);
+    const aHost = randomF32(M * K, seed++);
+    const bValues = randomF32(N * K, seed++);
+    for (const dtype of s.dtypes) {
+      const name = (f: string) =>
+        `matmul ${f} ${dtype === 'f16' ? 'f16 weights' : 'f32'} ${layout} M${M} N${N} K${K} (${s.what})`;
+      const t0 = performance.now();
+      const bits = dtype === 'f16' ? Uint16Array.from(bValues, f32ToF16Bits) : null;
+      const bSeen = bits ? Float32Array.from(bits, f16BitsToF32) : bValues;
+      const refs = rows.map((m) => referenceRow(aHost, bSeen, s, m));
+      let refsRoundedA: Float64Array[] | null = null;
+      const refSeconds = (performance.now() - t0) / 1000;
+      const a = gpu.tensor('f32', transA ? [K, M] : [M, K], aHost);
+      const b = bits
+        ? gpu.tensor('f16', transB ? [N, K] : [K, N], bits)
+        : gpu.tensor('f32', transB ? [N, K] : [K, N], bValues);
+      const c = gpu.tensor('f32', [M, N]);
+      try {
+        for (const family of FAMILIES) {
+          if (dtype === 'f32' && family === 'subgroup-matrix') continue;
+          const t1 = performance.now();
+          const o = { M, N, K, transA, transB, variant: family };
+          const sm = family === 'subgroup-matrix';
+          const tol = sm ? TOL_SUBGROUP_MATRIX : TOL_F32;
+          let variant: string;
+          try {
+            variant = matmulVariant(gpu, { ...o, bDtype: dtype });
+          } catch (e) {
+            const msg = errorMessage(e);
+            results.push({
+              name: name(family),
+              status: /subgroup matri/i.test(msg) ? 'skipped' : 'error',
+              maxAbsError: null,
+              tolerance: toleranceText(tol),
+              detail: /subgroup matri/i.test(msg) ? 'skipped: device lacks subgroup matrices' : msg,
+              seconds: 0,
+            });
+            continue;
+          }
+          try {
+            const rec = gpu.recorder();
+            rec.clear(c);
+            matmul(rec, a, b, c, o);
+            rec.submit();
+            const got: Float32Array[] = [];
+            for (const m of rows) got.push(new Float32Array(await gpu.readBytes(c.buffer, N * 4, m * N * 4)));
+            if (sm && !refsRoundedA) {
+              const aRounded = roundToF16(aHost);
+              refsRoundedA = rows.map((m) => referenceRow(aRounded, bSeen, s, m));
+            }
+            const want = sm ? refsRoundedA! : refs;
+            const merged = combine(rows.map((m, i) => compare(`row ${m}`, got[i], want[i], tol)));
+            let detail = `${variant}, rows ${rows.join(',')}: ${merged.message}`;
+            if (sm) {
+              const exact = combine(rows.map((m, i) => compare(`row ${m}`, got[i], refs[i], tol)));
+              detail += `; vs unrounded A: max abs error ${exact.maxAbsError.toExponential(2)}`;
+            }
+            results.push({
+              name: name(family),
+              status: merged.ok ? 'pass' : 'fail',
+              maxAbsError: merged.maxAbsError,
+              tolerance: toleranceText(tol),
+              detail,
+              seconds: (performance.now() - t1) / 1000 + refSeconds,
+            });
+          } catch (e) {
+            results.push({
+              name: name(family),
+              status: 'error',
+              maxAbsError: null,
+              tolerance: toleranceText(tol),
+              detail: `${variant}: ${errorMessage(e)}`,
+              seconds: (performance.now() - t1) / 1000,
+            });
+          }
+        }
+      } finally {
+        a.release();
+        b.release();
+        c.release();
+        gpu.pool.trim();
+      }
+    }
+  }
+  return results;
+}

@@ -1,0 +1,387 @@
+/**
+ * End-to-end benchmarks on a random-init LLaMA-2-7B-shaped model (`RandomCheckpoint`, f16 weights, the
+ * 16 `flag` tokens appended: vocab 32016; nothing is read from disk):
+ * - `embed`: passages through the `flag` recipe's `Embedder` (layout, left-padded batch, forward, mean of
+ *   the 8 special positions, L2 norm, readback), tokens/s at seq 128 and 512 for batches 1..64;
+ * - `train_pretext`: one LLaRA pretext optimizer step (`Pretrainer`: flag layout with the EBAR-blind mask,
+ *   bag-of-words + AR losses, LoRA r=64 on all 7 projections with dropout 0.1, activation checkpointing,
+ *   AdamW with clipping), tokens/s at seq 512;
+ * each with the device memory it held (weights + adapters + optimizer moments + the buffer pool).
+ * The model FLOP rate (2 x non-embedding parameters per token plus causal attention; training counts
+ * forward, recomputation and input-gradient backward: 3x) is reported against the tensor-core roofline
+ * where the f16 subgroup-matrix matmul runs, else against f32.
+ * `smoke`: a tiny config (hidden 64, 2 layers, vocab 512 + 16) and short sequences.
+ *
+ * ```ts
+ * const { rows } = await benchModel(gpu, { smoke: true });
+ * ```
+ */
+import type { Gpu } from '@llara/gpu';
+import {
+  initLoraWeights,
+  LLAMA2_7B_CONFIG,
+  type LlamaConfig,
+  type LlamaModel,
+  LORA_TARGETS,
+  LoraGpu,
+  parameterCount,
+  RandomCheckpoint,
+  uploadModel,
+} from '@llara/llama';
+import { ADAMW_DEFAULTS, Embedder, getRecipe, Pretrainer } from '@llara/trainer';
+import { devicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
+import { type BenchRow, errorMessage, type Failure, type MemoryUse } from './rows.ts';
+import { randomPretrainRows, randomText, wordTokenizer } from './synthetic-text.ts';
+import { timeWall } from './timing.ts';
+import type { TorchDType, TorchSpec } from './torch-plan.ts';
+
+export interface ModelBenchOptions {
+  smoke?: boolean;
+  /** Wall-clock budget for the suite (model upload included); rows past it are skipped (default 420 s). */
+  budgetMs?: number;
+  /** Only rows whose name starts with one of these ('embed', 'train'). */
+  only?: string[];
+  onResult?: (r: BenchRow | Failure) => void;
+  /** Progress lines (model upload, each row). */
+  log?: (line: string) => void;
+}
+
+/** Tokens the flag recipe appends to the vocabulary. */
+const ADDED_TOKENS = 16;
+
+export const TINY_CONFIG: LlamaConfig = {
+  ...LLAMA2_7B_CONFIG,
+  hiddenSize: 64,
+  intermediateSize: 172,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 4,
+  headDim: 16,
+  vocabSize: 512,
+  maxPositionEmbeddings: 512,
+};
+
+interface ModelPlan {
+  config: LlamaConfig;
+  model: '7b' | 'tiny';
+  /** [seq, batch] pairs, in the order they run (small first, so a tight budget keeps the most rows). */
+  embed: [number, number][];
+  train: [number, number][];
+  lora: { r: number; alpha: number; dropout: number };
+}
+
+export function modelPlanShapes(smoke: boolean): ModelPlan {
+  const lora = { r: 64, alpha: 16, dropout: 0.1 };
+  if (smoke)
+    return {
+      config: TINY_CONFIG,
+      model: 'tiny',
+      embed: [
+        [32, 1],
+        [32, 4],
+        [64, 4],
+      ],
+      train: [[64, 2]],
+      lora: { ...lora, r: 8 },
+    };
+  return {
+    config: LLAMA2_7B_CONFIG,
+    model: '7b',
+    embed: [
+      [128, 1],
+      [128, 8],
+      [512, 1],
+      [512, 8],
+      [128, 64],
+      [512, 64],
+    ],
+    train: [
+      [512, 2],
+      [512, 8],
+    ],
+    lora,
+  };
+}
+
+function embedKey(model: string, B: number, T: number, dtype: string): string {
+  return `embed|${model}|B${B}xT${T}|${dtype}`;
+}
+
+function trainKey(model: string, B: number, T: number, dtype: string): string {
+  return `train_pretext|${model}|B${B}xT${T}|${dtype}`;
+}
+
+/** The PyTorch twins (transformers LlamaModel with random weights; PEFT LoRA for training). */
+export function modelPlan(smoke: boolean): TorchSpec[] {
+  const p = modelPlanShapes(smoke);
+  const c = p.config;
+  const cfg = {
+    hidden: c.hiddenSize,
+    intermediate: c.intermediateSize,
+    layers: c.numLayers,
+    heads: c.numHeads,
+    kv_heads: c.numKvHeads,
+    head_dim: c.headDim,
+    vocab: c.vocabSize + ADDED_TOKENS,
+  };
+  const out: TorchSpec[] = [];
+  const dtypes: TorchDType[] = ['bf16', 'fp32'];
+  for (const dtype of dtypes) {
+    for (const [T, B] of p.embed)
+      out.push({ key: embedKey(p.model, B, T, dtype), op: 'embed', dtype, B, T, ...cfg });
+    for (const [T, B] of p.train)
+      out.push({ key: trainKey(p.model, B, T, dtype), op: 'train_lora', dtype, B, T, ...cfg, ...p.lora });
+  }
+  return out;
+}
+
+/** Causal attention FLOPs of one forward over B sequences of T tokens. */
+function attentionFlops(c: LlamaConfig, B: number, T: number): number {
+  return c.numLayers * 4 * B * c.numHeads * c.headDim * ((T * (T + 1)) / 2);
+}
+
+export async function benchModel(
+  gpu: Gpu,
+  opts: ModelBenchOptions = {},
+): Promise<{ rows: BenchRow[]; failures: Failure[] }> {
+  const smoke = opts.smoke ?? false;
+  const log = opts.log ?? (() => {});
+  const deadline = performance.now() + (opts.budgetMs ?? 420_000);
+  const plan = modelPlanShapes(smoke);
+  const config = plan.config;
+  const device = gpu.caps.adapter.device || gpu.caps.adapter.description || 'unknown';
+  const peaks = devicePeaks(device);
+  const roofline: Roofline = gpu.has('subgroup-matrix') ? 'fp16-tensor' : 'fp32';
+  const rows: BenchRow[] = [];
+  const failures: Failure[] = [];
+  const wanted = (name: string) => !opts.only || opts.only.some((p) => name.startsWith(p));
+  const emit = (r: BenchRow | Failure) => {
+    if ('ms' in r) rows.push(r);
+    else failures.push(r);
+    opts.onResult?.(r);
+  };
+  const keys = [
+    ...(wanted('embed') ? plan.embed.map(([T, B]) => embedKey(plan.model, B, T, 'f16w')) : []),
+    ...(wanted('train') ? plan.train.map(([T, B]) => trainKey(plan.model, B, T, 'f16w')) : []),
+  ];
+  if (keys.length === 0) return { rows, failures };
+
+  const t0 = performance.now();
+  let model: LlamaModel;
+  try {
+    const source = new RandomCheckpoint(config, { seed: 1, dtype: 'F16' });
+    model = await uploadModel(gpu, config, source, {
+      addedTokens: ADDED_TOKENS,
+      onProgress: (p) => {
+        if (p.index % 50 === 0) log(`model upload: tensor ${p.index + 1}/${p.count}`);
+      },
+    });
+    await gpu.sync();
+  } catch (e) {
+    for (const key of keys)
+      emit({ suite: 'model', key, error: `the random model could not be loaded: ${errorMessage(e)}` });
+    return { rows, failures };
+  }
+  log(`model upload: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const w = model.weights;
+  const weightTensors = new Set([w.embed, w.norm, w.lmHead, ...w.layers.flatMap((l) => Object.values(l))]);
+  const weightsBytes = [...weightTensors].reduce((s, t) => s + t.byteLength, 0);
+  const embedParams = config.vocabSize * config.hiddenSize * (config.tieWordEmbeddings ? 1 : 2);
+  const layerParams = parameterCount(config) - embedParams;
+  const tok = wordTokenizer(config.vocabSize);
+  const recipe = getRecipe('flag');
+  /** Observed tokens/s, to skip rows that cannot finish within the budget. */
+  let rate = 0;
+
+  const memoryDuring = async (
+    extra: { trainableBytes: number; optimizerBytes: number },
+    body: () => Promise<void>,
+  ): Promise<MemoryUse> => {
+    gpu.pool.trim();
+    gpu.pool.stats.peakInUseBytes = gpu.pool.stats.inUseBytes;
+    await body();
+    const stats = gpu.pool.stats;
+    return {
+      weightsBytes,
+      ...extra,
+      poolPeakInUseBytes: stats.peakInUseBytes,
+      poolAllocatedBytes: stats.allocatedBytes,
+      totalBytes: weightsBytes + extra.trainableBytes + extra.optimizerBytes + stats.allocatedBytes,
+    };
+  };
+
+  const fits = (key: string, tokens: number, passes: number): boolean => {
+    const left = deadline - performance.now();
+    const predicted = rate > 0 ? (tokens / rate) * 1000 * passes : 0;
+    if (left <= 0 || predicted > left) {
+      emit({
+        suite: 'model',
+        key,
+        error: `skipped: the model suite's time budget would be exceeded (about ${(predicted / 1000).toFixed(0)} s needed, ${(Math.max(0, left) / 1000).toFixed(0)} s left)`,
+      });
+      return false;
+    }
+    return true;
+  };
+
+  const rowOf = (
+    name: string,
+    key: string,
+    variant: string,
+    B: number,
+    T: number,
+    ms: number,
+    iterations: number,
+    flops: number,
+    memory: MemoryUse,
+    torch: string[],
+  ): BenchRow => {
+    const gflops = flops / (ms * 1e6);
+    return {
+      suite: 'model',
+      key,
+      name,
+      variant,
+      shape: `B${B}xT${T}`,
+      dtype: 'f16w',
+      ms,
+      iterations,
+      timing: 'wall',
+      gflops,
+      gbps: null,
+      roofline,
+      fraction: rooflineFraction(gflops, roofline, peaks),
+      tokensPerS: (B * T) / (ms / 1000),
+      memory,
+      torch,
+    };
+  };
+
+  const timing = smoke
+    ? { warmup: 1, maxIterations: 2, targetMs: 2_000 }
+    : { warmup: 1, maxIterations: 3, targetMs: 20_000 };
+
+  const embedRow = async (T: number, B: number) => {
+    const key = embedKey(plan.model, B, T, 'f16w');
+    if (!fits(key, B * T, 1 + timing.maxIterations)) return;
+    try {
+      const embedder = new Embedder(model, tok, recipe, {
+        maxLen: T,
+        batchSize: B,
+        baseVocab: config.vocabSize,
+      });
+      const items = Array.from({ length: B }, (_, i) => randomText(T, 1000 + i));
+      const tokens = embedder.layout(items[0], 'passage').ids.length;
+      if (tokens !== T) throw new Error(`a passage laid out to ${tokens} tokens instead of ${T}`);
+      let t = { ms: 0, samples: [] as number[] };
+      const memory = await memoryDuring({ trainableBytes: 0, optimizerBytes: 0 }, async () => {
+        t = await timeWall(() => embedder.embed(items, 'passage'), timing);
+      });
+      const row = rowOf(
+        'embed',
+        key,
+        'flag passages: forward + mean of 8 special positions + L2 norm',
+        B,
+        T,
+        t.ms,
+        t.samples.length,
+        2 * layerParams * B * T + attentionFlops(config, B, T),
+        memory,
+        (['bf16', 'fp32'] as const).map((d) => embedKey(plan.model, B, T, d)),
+      );
+      rate = row.tokensPerS ?? rate;
+      emit(row);
+      log(`${key}: ${row.tokensPerS?.toFixed(0)} tokens/s`);
+    } catch (e) {
+      emit({ suite: 'model', key, error: errorMessage(e) });
+    }
+  };
+
+  const trainRow = async (T: number, B: number) => {
+    const key = trainKey(plan.model, B, T, 'f16w');
+    // A step costs about 3 forwards; the warm-up step and the timed ones.
+    if (!fits(key, 3 * B * T, 1 + timing.maxIterations)) return;
+    let trainer: Pretrainer | null = null;
+    try {
+      const lora = initLoraWeights(
+        {
+          r: plan.lora.r,
+          alpha: plan.lora.alpha,
+          dropout: plan.lora.dropout,
+          targets: [...LORA_TARGETS],
+          useRslora: false,
+          baseModel: null,
+          modulesToSave: [],
+        },
+        config,
+        7,
+      );
+      model.lora = LoraGpu.upload(gpu, model.shape, lora);
+      model.checkpointing = true;
+      const params = model.lora.parameters();
+      const paramBytes = params.reduce((s, p) => s + p.param.byteLength, 0);
+      trainer = new Pretrainer(model, tok, randomPretrainRows(64, T, 5000), {
+        recipe,
+        maxLen: T,
+        batch: B,
+        gradAccum: 1,
+        steps: 1000,
+        schedule: { kind: 'constant', lr: 1e-5, warmupSteps: 0, totalSteps: 1000 },
+        adamw: ADAMW_DEFAULTS,
+        seed: 3,
+        removeStopWords: false,
+        ar: true,
+        baseVocab: config.vocabSize,
+      });
+      const step = trainer;
+      let t = { ms: 0, samples: [] as number[] };
+      const memory = await memoryDuring(
+        { trainableBytes: 2 * paramBytes, optimizerBytes: 2 * paramBytes },
+        async () => {
+          t = await timeWall(async () => {
+            const line = await step.trainStep();
+            if (!Number.isFinite(line.loss)) throw new Error(`the training loss became ${line.loss}`);
+          }, timing);
+        },
+      );
+      const row = rowOf(
+        'train_pretext',
+        key,
+        `flag pretext step: LoRA r=${plan.lora.r} on 7 projections, checkpointing, AdamW`,
+        B,
+        T,
+        t.ms,
+        t.samples.length,
+        3 * (2 * layerParams * B * T + attentionFlops(config, B, T)),
+        memory,
+        (['bf16', 'fp32'] as const).map((d) => trainKey(plan.model, B, T, d)),
+      );
+      emit(row);
+      log(`${key}: ${row.tokensPerS?.toFixed(0)} tokens/s`);
+    } catch (e) {
+      emit({ suite: 'model', key, error: errorMessage(e) });
+    } finally {
+      trainer?.destroy();
+      model.lora?.destroy();
+      model.lora = null;
+      gpu.pool.trim();
+    }
+  };
+
+  try {
+    const embeds = wanted('embed') ? [...plan.embed] : [];
+    const trains = wanted('train') ? [...plan.train] : [];
+    // Small embedding rows first (they also calibrate `rate`), then the first training row, then the rest.
+    const firstBig = embeds.findIndex(([T, B]) => B * T > 8 * 512);
+    const small = firstBig < 0 ? embeds : embeds.slice(0, firstBig);
+    const big = firstBig < 0 ? [] : embeds.slice(firstBig);
+    for (const [T, B] of small) await embedRow(T, B);
+    if (trains.length > 0) await trainRow(...trains[0]);
+    for (const [T, B] of big) await embedRow(T, B);
+    for (const tr of trains.slice(1)) await trainRow(...tr);
+  } finally {
+    model.destroy();
+    gpu.pool.trim();
+  }
+  return { rows, failures };
+}

@@ -1,0 +1,278 @@
+/**
+ * Markdown report of one benchmark run: our rows beside the PyTorch measurements from the same machine
+ * (matched by key, see rows.ts), the correctness checks and the transformers parity, and every
+ * configuration that failed or was skipped. Ratio = PyTorch time / our time, so above 1 means ours is
+ * faster; for end-to-end rows it is the ratio of tokens/s, which is the same thing.
+ *
+ * ```ts
+ * const md = renderReport({ webgpu: [result], torch: [torchJson], checks: [checksJson] });
+ * ```
+ */
+import type { CheckResult } from './check-result.ts';
+import type { BenchMeta, BenchResult, BenchRow, Failure, Suite } from './rows.ts';
+
+/** One PyTorch measurement as torch_bench.py / torch_search_bench.py write it. */
+export interface TorchRow {
+  key: string;
+  op?: string;
+  dtype?: string;
+  ms: number;
+  gflops?: number | null;
+  gbps?: number | null;
+  tokens_per_s?: number | null;
+  queries_per_s?: number | null;
+  peak_gib?: number | null;
+  impl?: string;
+}
+
+export interface TorchResult {
+  meta: Record<string, unknown>;
+  rows: TorchRow[];
+  failures: { key: string; error: string }[];
+}
+
+export interface ChecksFile {
+  meta: Partial<BenchMeta>;
+  checks: CheckResult[];
+}
+
+export interface ReportInput {
+  webgpu: BenchResult[];
+  torch: TorchResult[];
+  checks?: ChecksFile[];
+  parity?: ChecksFile[];
+}
+
+/**
+ * Accepts torch_bench.py's `{meta, rows, failures}` and torch_search_bench.py's plain list of
+ * `index_search_torch` rows (keyed here as `index_search|{shape}|q{queries}`).
+ */
+export function normalizeTorch(json: unknown, file: string): TorchResult {
+  if (Array.isArray(json)) {
+    const rows: TorchRow[] = [];
+    for (const r of json as Record<string, unknown>[]) {
+      if (r.name === 'index_search_torch' && typeof r.ms === 'number')
+        rows.push({
+          key: `index_search|${r.shape}|q${r.queries}`,
+          op: 'index_search',
+          dtype: String(r.dtype),
+          ms: r.ms,
+          gbps: typeof r.gbps === 'number' ? r.gbps : null,
+          queries_per_s: typeof r.queries_per_s === 'number' ? r.queries_per_s : null,
+        });
+    }
+    const first = (json as Record<string, unknown>[])[0];
+    return { meta: { gpu: first?.device ?? 'unknown', source: file }, rows, failures: [] };
+  }
+  const o = json as Partial<TorchResult>;
+  if (!o || !Array.isArray(o.rows))
+    throw new Error(`${file} is not a PyTorch benchmark file (no "rows" list).`);
+  return { meta: o.meta ?? {}, rows: o.rows, failures: o.failures ?? [] };
+}
+
+const num = (x: number, digits = 3) => {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a >= 1000) return x.toFixed(0);
+  if (a >= 100) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toPrecision(digits);
+};
+
+/** GFLOP/s or GB/s with a readable unit. */
+function rate(row: { gflops?: number | null; gbps?: number | null }): string {
+  if (row.gflops)
+    return row.gflops >= 1000 ? `${num(row.gflops / 1000)} TFLOP/s` : `${num(row.gflops)} GFLOP/s`;
+  if (row.gbps) return `${num(row.gbps)} GB/s`;
+  return '';
+}
+
+const pct = (f: number | null) => (f === null ? 'n/a' : `${(100 * f).toFixed(f < 0.01 ? 2 : 1)}%`);
+const bytesText = (bytes: number) =>
+  bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+const esc = (s: string) => s.replace(/\|/g, '\\|');
+
+/**
+ * A markdown table with every column padded to its widest cell (the layout `biome format` gives
+ * markdown, so generated reports can be committed as they are).
+ */
+export function markdownTable(head: string[], rows: string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(3, h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (c ?? '').padEnd(widths[i])).join(' | ')} |`;
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+function torchIndex(torch: TorchResult[]): Map<string, TorchRow> {
+  const map = new Map<string, TorchRow>();
+  for (const t of torch) for (const r of t.rows) map.set(r.key, r);
+  return map;
+}
+
+function torchFailures(torch: TorchResult[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const t of torch) for (const f of t.failures) map.set(f.key, f.error);
+  return map;
+}
+
+/** "dtype: figure" for each PyTorch key of a row, and the matching ratios. */
+function comparisons(
+  row: BenchRow,
+  index: Map<string, TorchRow>,
+  failed: Map<string, string>,
+  endToEnd: boolean,
+): { torch: string; ratio: string } {
+  if (row.torch.length === 0) return { torch: '-', ratio: '-' };
+  const cells = row.torch.map((key) => {
+    const t = index.get(key);
+    const label = t?.dtype ?? key.split('|').pop() ?? key;
+    if (!t) {
+      const why = failed.get(key);
+      return { torch: `${label}: ${why ? esc(why.slice(0, 80)) : 'not measured'}`, ratio: `${label}: -` };
+    }
+    const figure = endToEnd
+      ? `${num(t.tokens_per_s ?? t.queries_per_s ?? 0)} ${t.queries_per_s ? 'queries/s' : 'tokens/s'}${t.peak_gib ? `, ${num(t.peak_gib)} GiB` : ''}`
+      : `${num(t.ms)} ms${rate(t) ? `, ${rate(t)}` : ''}`;
+    return { torch: `${label}: ${figure}`, ratio: `${label}: ${num(t.ms / row.ms)}x` };
+  });
+  return { torch: cells.map((c) => c.torch).join('<br>'), ratio: cells.map((c) => c.ratio).join('<br>') };
+}
+
+function checksTable(title: string, files: ChecksFile[]): string[] {
+  const all = files.flatMap((f) => f.checks);
+  if (all.length === 0) return [];
+  const count = (s: string) => all.filter((c) => c.status === s).length;
+  const lines = [
+    `## ${title}`,
+    '',
+    `${count('pass')} pass, ${count('fail')} fail, ${count('error')} error, ${count('skipped')} skipped.`,
+    '',
+    ...markdownTable(
+      ['check', 'status', 'max abs error', 'tolerance', 'detail'],
+      all.map((c) => [
+        esc(c.name),
+        c.status === 'pass' ? 'pass' : `**${c.status}**`,
+        c.maxAbsError === null ? '-' : c.maxAbsError.toExponential(2),
+        esc(c.tolerance),
+        esc(c.detail),
+      ]),
+    ),
+  ];
+  lines.push('');
+  return lines;
+}
+
+const SECTIONS: Record<Suite, { title: string; intro: string; head: string[]; ratio: string }> = {
+  kernels: {
+    title: 'Kernels',
+    intro:
+      'GPU time per call (median of timestamped repetitions after warm-up). Roofline: f32 FMA peak, f16 tensor-core peak (subgroup-matrix rows) or HBM bandwidth (memory-bound rows, minimal traffic).',
+    head: ['kernel', 'shape', 'ours: variant', 'ms', 'rate', '% roofline'],
+    ratio: 'ratio (PyTorch ms / ours)',
+  },
+  model: {
+    title: 'End to end (random-init model, f16 weights)',
+    intro:
+      'Wall time per call. Memory: weights + LoRA and gradients + AdamW moments + buffer pool. Model rate: 2 x non-embedding parameters per token plus causal attention (training: x3).',
+    head: ['benchmark', 'shape', 'ours tokens/s', 'ms', 'device memory', 'model rate (% roofline)'],
+    ratio: 'ratio (ours / PyTorch tokens/s)',
+  },
+  search: {
+    title: 'Search',
+    intro: 'Wall time per query batch; GB/s counts reading the corpus once per batch.',
+    head: ['benchmark', 'corpus', 'ours: variant', 'ms/batch', 'queries/s', 'GB/s (% HBM)'],
+    ratio: 'ratio (PyTorch ms / ours)',
+  },
+};
+
+function ourCells(r: BenchRow): string[] {
+  if (r.suite === 'kernels')
+    return [
+      r.name,
+      `${r.shape} ${r.dtype}`,
+      esc(r.variant),
+      num(r.ms),
+      rate(r),
+      `${pct(r.fraction)} (${r.roofline})`,
+    ];
+  if (r.suite === 'model')
+    return [
+      r.name,
+      r.shape,
+      num(r.tokensPerS ?? 0),
+      num(r.ms),
+      r.memory ? bytesText(r.memory.totalBytes) : '-',
+      `${rate(r)} (${pct(r.fraction)})`,
+    ];
+  return [
+    r.name,
+    r.shape,
+    esc(r.variant),
+    num(r.ms),
+    num(r.queriesPerS ?? 0),
+    `${num(r.gbps ?? 0)} (${pct(r.fraction)})`,
+  ];
+}
+
+/** One section per suite; the PyTorch columns only when PyTorch results were given. */
+function suiteTable(
+  suite: Suite,
+  rows: BenchRow[],
+  torch: { index: Map<string, TorchRow>; failed: Map<string, string> } | null,
+): string[] {
+  const mine = rows.filter((r) => r.suite === suite);
+  if (mine.length === 0) return [];
+  const sec = SECTIONS[suite];
+  const head = torch ? [...sec.head, 'PyTorch', sec.ratio] : sec.head;
+  const body = mine.map((r) => {
+    const cells = ourCells(r);
+    if (torch) {
+      const c = comparisons(r, torch.index, torch.failed, suite !== 'kernels');
+      cells.push(c.torch, c.ratio);
+    }
+    return cells;
+  });
+  return [`## ${sec.title}`, '', sec.intro, '', ...markdownTable(head, body), ''];
+}
+
+export function renderReport(input: ReportInput): string {
+  const rows = input.webgpu.flatMap((w) => w.rows);
+  const failures: Failure[] = input.webgpu.flatMap((w) => w.failures);
+  const meta = input.webgpu[0]?.meta ?? input.checks?.[0]?.meta;
+  const index = torchIndex(input.torch);
+  const failed = torchFailures(input.torch);
+  const lines: string[] = ['# LLaRA on WebGPU: benchmark run', ''];
+  if (meta) {
+    lines.push(
+      `- date: ${meta.date ?? '?'}`,
+      `- device: ${meta.device ?? '?'} (${meta.backend ?? '?'}${meta.isFallbackAdapter ? ', software fallback adapter' : ''}); roofline peaks: ${meta.peaks ?? 'unknown device: no fractions'}`,
+      `- node ${meta.node ?? '?'}; commands: ${[...new Set([...input.webgpu.map((w) => w.meta.command), ...(input.checks ?? []).map((c) => c.meta.command), ...(input.parity ?? []).map((c) => c.meta.command)])].map((c) => `\`${c}\``).join(', ')}`,
+    );
+    if (meta.smoke)
+      lines.push(
+        '- **smoke run**: tiny shapes, for checking that the suite works; these numbers are not performance claims.',
+      );
+  }
+  const torchLines = input.torch.map((t) => {
+    const m = t.meta;
+    const facts = ['gpu', 'torch', 'transformers', 'peft'].filter((k) => m[k] !== undefined);
+    return `- PyTorch (same machine, same run): ${facts.map((k) => `${k} ${m[k]}`).join(', ') || 'no metadata'}`;
+  });
+  lines.push(...new Set(torchLines));
+  lines.push('');
+  lines.push(...checksTable('Correctness checks on this device', input.checks ?? []));
+  lines.push(...checksTable('Forward parity (the reference is named in each row)', input.parity ?? []));
+  const torch = input.torch.length > 0 ? { index, failed } : null;
+  for (const suite of ['kernels', 'model', 'search'] as const) lines.push(...suiteTable(suite, rows, torch));
+  if (failures.length > 0) {
+    lines.push(
+      '## Not measured',
+      '',
+      ...markdownTable(
+        ['configuration', 'reason'],
+        failures.map((f) => [esc(f.key), esc(f.error)]),
+      ),
+    );
+    lines.push('');
+  }
+  return `${lines.join('\n').trimEnd()}\n`;
+}

@@ -1,0 +1,104 @@
+/**
+ * Every benchmark suite on one device, as one `BenchResult` (what `device-main bench` writes), plus the
+ * PyTorch plan of the same suites (what `device-main plan` writes for torch_bench.py).
+ *
+ * ```ts
+ * const result = await runBench(gpu, { smoke: true, suites: ['kernels', 'model'], command: 'test' });
+ * ```
+ */
+import type { Gpu } from '@llara/gpu';
+import { benchSearch } from './index-search.bench.ts';
+import { benchKernels, kernelPlan } from './kernels.bench.ts';
+import { benchModel, modelPlan } from './model.bench.ts';
+import { devicePeaks } from './roofline.ts';
+import {
+  type BenchMeta,
+  type BenchResult,
+  type BenchRow,
+  errorMessage,
+  type Failure,
+  type Suite,
+} from './rows.ts';
+import type { TorchSpec } from './torch-plan.ts';
+
+export const SUITES: readonly Suite[] = ['kernels', 'model', 'search'];
+
+export interface RunBenchOptions {
+  smoke: boolean;
+  suites: readonly Suite[];
+  /** The command line, for the report. */
+  command: string;
+  /** Per-suite time budgets in ms (defaults: each suite's own). */
+  budgetMs?: Partial<Record<Suite, number>>;
+  /** Called after every row or failure with the result so far (incremental JSON). */
+  onProgress?: (result: BenchResult, last: BenchRow | Failure) => void;
+  log?: (line: string) => void;
+}
+
+export function benchMeta(gpu: Gpu, smoke: boolean, command: string): BenchMeta {
+  const a = gpu.caps.adapter;
+  const device = a.device || a.description || a.architecture || 'unknown adapter';
+  return {
+    date: new Date().toISOString(),
+    device,
+    backend: gpu.caps.backend,
+    isFallbackAdapter: gpu.caps.isFallbackAdapter,
+    smoke,
+    command,
+    node: process.version,
+    peaks: devicePeaks(device)?.source ?? null,
+  };
+}
+
+/** The search benchmark's rows (index-search.bench.ts) in the common row format. */
+async function searchSuite(gpu: Gpu, smoke: boolean): Promise<BenchRow[]> {
+  const iterations = smoke ? 2 : 5;
+  const rows = await benchSearch(gpu, { smoke, iterations });
+  return rows.map((r) => ({
+    suite: 'search',
+    key: `index_search|${r.shape}|q${r.queries}|${r.name === 'index_search_gpu' ? 'gpu' : 'exact'}`,
+    name: r.name,
+    variant: r.name === 'index_search_gpu' ? 'GPU scores + GPU top-k' : 'GPU top-k + exact CPU re-rank',
+    shape: `${r.shape} ${r.dtype}, k ${r.k}, ${r.queries} queries`,
+    dtype: r.dtype,
+    ms: r.ms,
+    iterations,
+    timing: 'wall',
+    gflops: null,
+    gbps: r.gbps,
+    roofline: 'hbm',
+    fraction: r.hbm_fraction,
+    queriesPerS: r.queries_per_s,
+    torch: [`index_search|${r.shape}|q${r.queries}`],
+  }));
+}
+
+export async function runBench(gpu: Gpu, o: RunBenchOptions): Promise<BenchResult> {
+  const result: BenchResult = { meta: benchMeta(gpu, o.smoke, o.command), rows: [], failures: [] };
+  const add = (r: BenchRow | Failure) => {
+    if ('ms' in r) result.rows.push(r);
+    else result.failures.push(r);
+    o.onProgress?.(result, r);
+  };
+  for (const suite of o.suites) {
+    o.log?.(`suite ${suite}`);
+    try {
+      if (suite === 'kernels')
+        await benchKernels(gpu, { smoke: o.smoke, budgetMs: o.budgetMs?.kernels, onResult: add });
+      else if (suite === 'model')
+        await benchModel(gpu, { smoke: o.smoke, budgetMs: o.budgetMs?.model, onResult: add, log: o.log });
+      else for (const row of await searchSuite(gpu, o.smoke)) add(row);
+    } catch (e) {
+      add({ suite, key: `${suite}|*`, error: `the ${suite} suite stopped: ${errorMessage(e)}` });
+    }
+  }
+  return result;
+}
+
+/** The PyTorch specs of the given suites (search has its own script, torch_search_bench.py). */
+export function torchPlan(smoke: boolean, suites: readonly Suite[]): TorchSpec[] {
+  return [
+    ...(suites.includes('kernels') ? kernelPlan(smoke) : []),
+    ...(suites.includes('model') ? modelPlan(smoke) : []),
+  ];
+}
