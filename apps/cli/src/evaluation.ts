@@ -47,7 +47,7 @@ export interface ModelEvalOptions {
   maxLen: number;
   batch: number;
   system: string;
-  /** Reuse corpus embeddings already computed for this model state (e.g. by a caller that timed them). */
+  /** Progress-bar label (default: the system name). */
   label?: string;
 }
 

@@ -6,7 +6,7 @@ import { formatBytes, type Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { type LlamaModel, type LlamaTokenizer, LoraGpu, type OpenedModel, uploadModel } from '@llara/llama';
 import { openModelFolder, readAdapterFolder } from '@llara/llama/node';
-import { getRecipe, type Recipe } from '@llara/trainer';
+import { getRecipe, type Recipe, specialTokensToAppend } from '@llara/trainer';
 import { UserError } from './errors.ts';
 import { defaultModelDir } from './paths.ts';
 import { progress } from './progress.ts';
@@ -58,9 +58,7 @@ export async function loadModel(opts: LoadOptions): Promise<LoadedModel> {
   const opened = await openModelOrFail(dir);
   const tokenizer = opened.tokenizer!;
   const base = opened.config.vocabSize;
-  // Checkpoints released with the 16 LLaRA tokens already have them; others get mean-initialised rows.
-  const hasSpecials = recipe.specialTokens?.names.every((n) => tokenizer.tokenToId(n) !== undefined) ?? true;
-  const added = recipe.specialTokens && !hasSpecials ? recipe.specialTokens.names.length : 0;
+  const added = specialTokensToAppend(recipe, tokenizer);
   const gpu = opts.gpu ?? (await requestNodeGpu());
   const bar = opts.quiet ? null : progress('loading weights', opened.checkpoint.totalBytes, 'bytes');
   let model: LlamaModel;

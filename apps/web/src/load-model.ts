@@ -16,7 +16,7 @@ import {
   readAdapter,
   uploadModel,
 } from '@llara/llama';
-import type { Recipe } from '@llara/trainer';
+import { type Recipe, specialTokensToAppend } from '@llara/trainer';
 import type { ModelSource } from './model-files.ts';
 
 export interface LoadedModel {
@@ -46,9 +46,7 @@ export async function loadModel(
   const tokenizer = opened.tokenizer;
   if (!tokenizer) throw new Error(`${source.label} has no tokenizer.json.`);
   const baseVocab = opened.config.vocabSize;
-  // Checkpoints released with the 16 LLaRA tokens already have them; others get mean-initialised rows.
-  const hasSpecials = recipe.specialTokens?.names.every((n) => tokenizer.tokenToId(n) !== undefined) ?? true;
-  const addedTokens = recipe.specialTokens && !hasSpecials ? recipe.specialTokens.names.length : 0;
+  const addedTokens = specialTokensToAppend(recipe, tokenizer);
   // Read the adapter before uploading so that a bad adapter costs no GPU work.
   const adapterSource = useAdapter ? source.adapter : null;
   const adapterWeights = adapterSource ? await readAdapter(adapterSource, opened.config) : null;

@@ -43,7 +43,7 @@ import { type FinetuneConfig, type FinetuneMetrics, Finetuner } from './finetune
 import { passageLayout, queryLayout } from './layout.ts';
 import { formatMetricsLine, type MetricsLine, parseMetricsLog } from './metrics-log.ts';
 import { lossCurve } from './pretrain-node.ts';
-import { getRecipe, type Recipe } from './recipes.ts';
+import { getRecipe, type Recipe, specialTokensToAppend } from './recipes.ts';
 import { parseScheduleKind, type ScheduleKind, warmupStepsFromRatio } from './schedule.ts';
 
 /** A problem with the run's inputs (data, model, adapter, settings, checkpoint) that the user can fix. */
@@ -171,9 +171,7 @@ async function loadForTraining(o: FinetuneRunOptions, recipe: Recipe): Promise<L
   }
   const tokenizer = opened.tokenizer;
   if (!tokenizer) throw new FinetuneInputError(`${o.model} has no tokenizer.json.`);
-  // Released LLaRA checkpoints already have the 16 tokens; others get mean-initialised rows.
-  const hasSpecials = recipe.specialTokens?.names.every((n) => tokenizer.tokenToId(n) !== undefined) ?? true;
-  const added = recipe.specialTokens && !hasSpecials ? recipe.specialTokens.names.length : 0;
+  const added = specialTokensToAppend(recipe, tokenizer);
   const gpu = o.gpu ?? (await requestNodeGpu());
   try {
     const model = await uploadModel(gpu, opened.config, opened.checkpoint, {

@@ -107,6 +107,7 @@ export {
   type Recipe,
   type RecipeName,
   type RecipeTemplates,
+  specialTokensToAppend,
   type Task,
 } from './recipes.ts';
 export {

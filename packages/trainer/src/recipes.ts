@@ -281,3 +281,17 @@ export function flagSpecialIds(
   const map = (id: number) => baseVocab + (id - RELEASED_BASE_VOCAB);
   return { ebae: recipe.specialTokens.ebae.map(map), ebar: recipe.specialTokens.ebar.map(map) };
 }
+
+/**
+ * How many embedding (and LM-head) rows a model needs appended for `recipe`: none when the recipe has
+ * no special tokens or the tokenizer already knows them all (released LLaRA checkpoints, merged
+ * exports); otherwise one mean-initialised row per token.
+ */
+export function specialTokensToAppend(
+  recipe: Recipe,
+  tokenizer: { tokenToId?(token: string): number | undefined },
+): number {
+  const names = recipe.specialTokens?.names;
+  if (!names) return 0;
+  return names.every((n) => tokenizer.tokenToId?.(n) !== undefined) ? 0 : names.length;
+}

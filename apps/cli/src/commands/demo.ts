@@ -173,7 +173,7 @@ export async function demo(f: DemoFlags): Promise<void> {
       rows: rowsOut,
       device,
       settings: { ...f, out, model: loaded.opened.files.location, pretrain_rows: rows.length },
-      pretraining: { first: first, last: last },
+      pretraining: { first, last },
       timings_s: { ...timings, total: (performance.now() - started) / 1000 },
     };
     await writeFile(join(out, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
