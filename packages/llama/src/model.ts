@@ -103,14 +103,18 @@ export class LlamaModel {
     };
   }
 
-  /** Inference: final hidden states f32 [tokens, hidden] (caller releases). */
-  forward(batch: DeviceBatch): Tensor {
+  /**
+   * Final hidden states f32 [tokens, hidden] without keeping activations (caller releases). Inference
+   * applies no dropout; `dropoutSeed` applies the LoRA dropout masks `forwardTrain(batch, seed)` would
+   * (GradCache's graph-free first pass must see the same network as its second).
+   */
+  forward(batch: DeviceBatch, opts: { dropoutSeed?: number } = {}): Tensor {
     const inp: LayerInputs = {
       tokens: batch.tokens,
       positions: batch.positions,
       mask: batch.mask,
-      seed: 0,
-      train: false,
+      seed: opts.dropoutSeed ?? 0,
+      train: opts.dropoutSeed !== undefined,
     };
     let x = this.embed(batch);
     this.weights.layers.forEach((w, l) => {

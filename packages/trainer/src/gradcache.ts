@@ -15,8 +15,8 @@
  * ```
  */
 import type { Tensor } from '@llara/gpu';
-import { embedding, gatherRows, l2Normalize, meanPool, rmsnorm, scatterAddRows } from '@llara/kernels';
-import { type DeviceBatch, type LayerInputs, type LlamaModel, layerForward } from '@llara/llama';
+import { gatherRows, l2Normalize, meanPool, scatterAddRows } from '@llara/kernels';
+import type { DeviceBatch, LlamaModel } from '@llara/llama';
 import { type Batch, batchForRecipe, sortByLength } from './batch.ts';
 import {
   backwardEmbeddings,
@@ -34,35 +34,10 @@ import type { Recipe } from './recipes.ts';
 
 /**
  * Final hidden states f32 [tokens, hidden] without keeping activations, with the LoRA dropout masks of
- * `model.forwardTrain(batch, seed)` (the model's own `forward` uses seed 0). Caller releases.
+ * `model.forwardTrain(batch, seed)`. Caller releases.
  */
 export function forwardNoGraph(model: LlamaModel, batch: DeviceBatch, seed: number): Tensor {
-  const gpu = model.gpu;
-  const H = model.shape.hiddenSize;
-  const inp: LayerInputs = {
-    tokens: batch.tokens,
-    positions: batch.positions,
-    mask: batch.mask,
-    seed,
-    train: true,
-  };
-  let x = gpu.tensor('f32', [batch.tokens, H], undefined, { label: 'gc.x0' });
-  let rec = gpu.recorder();
-  embedding(rec, batch.ids, model.weights.embed, x);
-  rec.submit();
-  model.weights.layers.forEach((w, l) => {
-    rec = gpu.recorder();
-    const { out } = layerForward(rec, model.shape, w, l, model.lora, x, inp, false);
-    x.release();
-    rec.submit();
-    x = out;
-  });
-  const hidden = gpu.tensor('f32', [batch.tokens, H], undefined, { label: 'gc.hidden' });
-  rec = gpu.recorder();
-  rmsnorm(rec, x, model.weights.norm, hidden, model.shape.rmsNormEps);
-  x.release();
-  rec.submit();
-  return hidden;
+  return model.forward(batch, { dropoutSeed: seed });
 }
 
 interface Chunk {
