@@ -7,7 +7,7 @@ import { LORA_TARGETS, type LoraTarget } from '@llara/llama';
 import { getRecipe, NonFiniteError, SCHEDULE_KINDS } from '@llara/trainer';
 import { FinetuneInputError, runFinetune } from '@llara/trainer/node';
 import type { Command } from 'commander';
-import { UserError } from '../errors.ts';
+import { trainingError, UserError } from '../errors.ts';
 import { defaultModelDir } from '../paths.ts';
 import { type Progress, printProfile, progress } from '../progress.ts';
 import { floatFlag, intFlag } from './options.ts';
@@ -200,7 +200,7 @@ export async function finetuneCommand(f: FinetuneFlags): Promise<void> {
       shouldStop: () => stop,
     }).catch((e: Error) => {
       if (e instanceof FinetuneInputError || e instanceof NonFiniteError) throw new UserError(e.message);
-      throw e;
+      throw trainingError(e, f.out);
     });
     (bar as Progress | null)?.stop();
     if (process.env.LLARA_PROFILE) await printProfile(gpu);

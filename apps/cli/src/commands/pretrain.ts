@@ -3,7 +3,7 @@ import { readAdapterFolder } from '@llara/llama/node';
 import { NonFiniteError, parseScheduleKind, warmupStepsFromRatio } from '@llara/trainer';
 import { readPretrainData, runPretrain } from '@llara/trainer/node';
 import type { Command } from 'commander';
-import { UserError } from '../errors.ts';
+import { trainingError, UserError } from '../errors.ts';
 import { loadModel } from '../model-loader.ts';
 import { printProfile, progress } from '../progress.ts';
 import { floatFlag, intFlag } from './options.ts';
@@ -164,7 +164,7 @@ export async function pretrainCommand(f: PretrainFlags): Promise<void> {
         // A broken step or a checkpoint from another run is the user's to act on, not an internal bug.
         if (e instanceof NonFiniteError || /^(Cannot resume|Checkpoint)/.test(e.message))
           throw new UserError(e.message);
-        throw e;
+        throw trainingError(e, f.out);
       });
       bar.stop();
       if (process.env.LLARA_PROFILE) await printProfile(loaded.gpu);
