@@ -23,3 +23,18 @@ export function params(fields: (number | { f32: number } | { i32: number })[]): 
   });
   return out;
 }
+
+/**
+ * Cuts `total` work items of about `flopsPerItem` each into consecutive ranges [first, end) of at most
+ * `maxFlops` (at least one item each), one dispatch per range: see `Gpu.maxDispatchFlops`.
+ */
+export function flopChunks(
+  total: number,
+  flopsPerItem: number,
+  maxFlops: number,
+): { first: number; end: number }[] {
+  const per = Math.max(1, Math.floor(maxFlops / Math.max(flopsPerItem, 1)));
+  const out: { first: number; end: number }[] = [];
+  for (let first = 0; first < total; first += per) out.push({ first, end: Math.min(total, first + per) });
+  return out;
+}

@@ -46,6 +46,15 @@ export class Gpu {
     maxComputeInvocationsPerWorkgroup: number;
     minUniformBufferOffsetAlignment: number;
   };
+  /**
+   * Most floating-point operations a kernel may put in one dispatch. Operating systems reset a GPU whose
+   * work does not yield for too long (Windows TDR: 2 s by default), and many GPUs cannot preempt inside a
+   * dispatch, so kernels with 7B-sized shapes split their grid into several dispatches under this budget.
+   * 2^36 (69 GFLOP) is 0.2 s at the 300 GFLOP/s a WGSL matmul reaches on an integrated GPU, and still
+   * 190 tiles of 128 x 128 at K = 11008, enough to fill an H100's 132 SMs. Lower it for slower devices,
+   * raise it where no watchdog applies.
+   */
+  maxDispatchFlops = 2 ** 36;
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
   /** Resolves when the device is lost (also on destroy). */

@@ -5,7 +5,7 @@ export {
   readCapabilities,
   type SubgroupMatrixConfig,
 } from './capabilities.ts';
-export { grid1d, params } from './dispatch.ts';
+export { flopChunks, grid1d, params } from './dispatch.ts';
 export { DTYPE_BYTES, type DType, type HostArray, hostArrayFor, isDType } from './dtype.ts';
 export { DeviceLostError, GpuError, GpuLimitError, GpuUnavailableError, LAVAPIPE_HINT } from './errors.ts';
 export { formatBytes, Gpu, type GpuOptions, type KernelFeature, requestGpu } from './gpu.ts';

@@ -16,7 +16,7 @@
  * rec.submit();
  * ```
  */
-import { type Gpu, grid1d, params, type Recorder, type Tensor } from '@llara/gpu';
+import { flopChunks, type Gpu, grid1d, params, type Recorder, type Tensor } from '@llara/gpu';
 import dkdvCode from './attention-backward-dkdv.wgsl?raw';
 import dqCode from './attention-backward-dq.wgsl?raw';
 import statsCode from './attention-backward-stats.wgsl?raw';
@@ -101,25 +101,31 @@ export function attentionBackward(
     label: 'attention-backward-stats',
   });
 
-  const qTiles = Math.ceil(s.seq / l.rows);
-  const dqGrid = foldedGrid(gpu, qTiles * s.nh * s.batch, o);
-  rec.dispatch({
-    pipeline: p.dq,
-    params: backwardParams(s, mask, qTiles, dqGrid[0], l.chunks),
-    bindings: [q, k, v, dOut, stats, mask.table, dq],
-    workgroups: dqGrid,
-    label: `attention-backward-dq-${l.variant}`,
-  });
-
-  const kTiles = Math.ceil(s.seq / l.rows);
-  const dkdvGrid = foldedGrid(gpu, kTiles * s.nkv * s.batch, o);
-  rec.dispatch({
-    pipeline: p.dkdv,
-    params: backwardParams(s, mask, kTiles, dkdvGrid[0], l.chunks),
-    bindings: [q, k, v, dOut, stats, mask.table, dk, dv],
-    workgroups: dkdvGrid,
-    label: `attention-backward-dkdv-${l.variant}`,
-  });
+  // Per workgroup, ROWS rows against up to `seq` others: dq recomputes p and dp (3 products of 2 flops),
+  // dK/dV does so for every query head of its group (4 products).
+  const tiles = Math.ceil(s.seq / l.rows);
+  const perRow = l.rows * s.seq * s.hd;
+  for (const range of flopChunks(tiles * s.nh * s.batch, 6 * perRow, gpu.maxDispatchFlops)) {
+    const grid = foldedGrid(gpu, range.end - range.first, o);
+    rec.dispatch({
+      pipeline: p.dq,
+      params: backwardParams(s, mask, tiles, grid[0], l.chunks, range),
+      bindings: [q, k, v, dOut, stats, mask.table, dq],
+      workgroups: grid,
+      label: `attention-backward-dq-${l.variant}`,
+    });
+  }
+  const group = s.nh / s.nkv;
+  for (const range of flopChunks(tiles * s.nkv * s.batch, 8 * group * perRow, gpu.maxDispatchFlops)) {
+    const grid = foldedGrid(gpu, range.end - range.first, o);
+    rec.dispatch({
+      pipeline: p.dkdv,
+      params: backwardParams(s, mask, tiles, grid[0], l.chunks, range),
+      bindings: [q, k, v, dOut, stats, mask.table, dk, dv],
+      workgroups: grid,
+      label: `attention-backward-dkdv-${l.variant}`,
+    });
+  }
   // The pool hands the buffer out again only after this recorder's commands are submitted.
   stats.release();
 }
@@ -130,6 +136,19 @@ function backwardParams(
   tiles: number,
   nx: number,
   chunks: number,
+  range: { first: number; end: number },
 ): Uint32Array {
-  return params([s.batch, s.seq, s.nh, s.nkv, { f32: s.scale }, mask.desc.causal ? 1 : 0, tiles, nx, chunks]);
+  return params([
+    s.batch,
+    s.seq,
+    s.nh,
+    s.nkv,
+    { f32: s.scale },
+    mask.desc.causal ? 1 : 0,
+    tiles,
+    nx,
+    chunks,
+    range.first,
+    range.end,
+  ]);
 }

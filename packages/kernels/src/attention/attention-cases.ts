@@ -13,6 +13,8 @@ export interface AttentionCase {
   headDim: number;
   /** Fold workgroup grids at this size, to exercise the folded indexing. */
   maxWorkgroupsPerDim?: number;
+  /** `Gpu.maxDispatchFlops` for this case: small values split each kernel into several dispatches. */
+  maxDispatchFlops?: number;
 }
 
 function mask(
@@ -60,6 +62,8 @@ export const ATTENTION_CASES: AttentionCase[] = [
     headDim: 8,
     // 16 forward and 8 dK/dV workgroups folded into 3 x 6 and 3 x 3: some unfold past the end.
     maxWorkgroupsPerDim: 3,
+    // And split into dispatches of one workgroup each (the fold then pads every dispatch).
+    maxDispatchFlops: 1,
   },
   {
     name: 'MQA 4/1, bidirectional, padding',
@@ -87,6 +91,8 @@ export const ATTENTION_CASES: AttentionCase[] = [
     numKvHeads: 2,
     headDim: 10,
     maxWorkgroupsPerDim: 3,
+    // Several workgroups per dispatch, the last dispatch partly empty.
+    maxDispatchFlops: 4 * 16 * 130 * 10 * 5,
   },
   {
     // Blocks that cover whole key and query tiles, so the kernels skip tiles for the block rule.

@@ -16,7 +16,7 @@
  * attentionForward(rec, q, k, v, out, lse, mask, { numHeads: 32, numKvHeads: 32, headDim: 128 });
  * ```
  */
-import { type Gpu, params, type Recorder, type Tensor } from '@llara/gpu';
+import { flopChunks, type Gpu, params, type Recorder, type Tensor } from '@llara/gpu';
 import {
   type AttentionOptions,
   type AttentionShape,
@@ -72,14 +72,18 @@ export function attentionForward(
   const gpu = rec.gpu;
   const l = attentionLayout(gpu, o);
   const tiles = Math.ceil(s.seq / l.rows);
-  const workgroups = foldedGrid(gpu, tiles * s.nh * s.batch, o);
-  rec.dispatch({
-    pipeline: forwardPipeline(gpu, l, s.hd),
-    params: forwardParams(s, mask, tiles, workgroups[0], l.chunks),
-    bindings: [q, k, v, mask.table, out, lse],
-    workgroups,
-    label: `attention-forward-${l.variant}`,
-  });
+  // Per workgroup: ROWS query rows against up to `seq` keys, q.k and p.v (2 flops each per element).
+  const flops = 4 * l.rows * s.seq * s.hd;
+  for (const range of flopChunks(tiles * s.nh * s.batch, flops, gpu.maxDispatchFlops)) {
+    const workgroups = foldedGrid(gpu, range.end - range.first, o);
+    rec.dispatch({
+      pipeline: forwardPipeline(gpu, l, s.hd),
+      params: forwardParams(s, mask, tiles, workgroups[0], l.chunks, range),
+      bindings: [q, k, v, mask.table, out, lse],
+      workgroups,
+      label: `attention-forward-${l.variant}`,
+    });
+  }
 }
 
 function forwardParams(
@@ -88,6 +92,7 @@ function forwardParams(
   tiles: number,
   nx: number,
   chunks: number,
+  range: { first: number; end: number },
 ): Uint32Array {
   return params([
     s.batch,
@@ -100,5 +105,7 @@ function forwardParams(
     nx,
     { f32: Number.NEGATIVE_INFINITY },
     chunks,
+    range.first,
+    range.end,
   ]);
 }

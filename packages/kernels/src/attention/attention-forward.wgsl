@@ -22,6 +22,10 @@ struct Params {
   neg_inf: f32,
   // CHUNKS again, as a value the compiler cannot unroll by (see chunk_count).
   chunks: u32,
+  // This dispatch's flattened workgroups [first, end): large grids are split over several dispatches
+  // so none runs long enough to trip an OS watchdog (see flopChunks).
+  first: u32,
+  end: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -107,8 +111,8 @@ fn store_out4(base: u32, c: u32, x: vec4f) {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let flat = wid.x + wid.y * p.nx;
-  if (flat >= p.tiles * p.nh * p.batch) {
+  let flat = p.first + wid.x + wid.y * p.nx;
+  if (flat >= p.end) {
     return;
   }
   let tile = flat % p.tiles;

@@ -16,6 +16,10 @@ struct Params {
   foldY: u32,
   transA: u32,
   transB: u32,
+  // First output tile row and column of this dispatch: large products are split into several
+  // dispatches so that none runs long enough to trip an OS GPU watchdog.
+  tileRow0: u32,
+  tileCol0: u32,
 }
 
 #if A_X4

@@ -51,3 +51,43 @@ export function tileGrid(
   const y = Math.ceil(tilesY / z);
   return { workgroups: [tilesX, y, z], foldY: y };
 }
+
+/** One dispatch's share of the output: tile rows [row0, row0 + rows) x tile columns [col0, col0 + cols). */
+export interface TileChunk {
+  row0: number;
+  rows: number;
+  col0: number;
+  cols: number;
+}
+
+/**
+ * Splits a `tilesY` x `tilesX` grid of output tiles into dispatches of at most `maxTiles` tiles each
+ * (whole tile rows while a row fits, else pieces of one row), so a 7B-sized product never becomes one
+ * dispatch long enough for an OS watchdog to reset the GPU. Rows wider than `maxCols` (the workgroups
+ * per dimension) are cut into pieces too. One chunk when everything fits.
+ */
+export function tileChunks(
+  tilesX: number,
+  tilesY: number,
+  maxTiles: number,
+  maxCols = Infinity,
+): TileChunk[] {
+  const budget = Math.max(1, Math.floor(maxTiles));
+  const out: TileChunk[] = [];
+  if (tilesX <= Math.min(budget, maxCols)) {
+    const rows = Math.floor(budget / tilesX);
+    for (let r = 0; r < tilesY; r += rows)
+      out.push({ row0: r, rows: Math.min(rows, tilesY - r), col0: 0, cols: tilesX });
+    return out;
+  }
+  const width = Math.min(budget, maxCols);
+  for (let r = 0; r < tilesY; r++)
+    for (let c = 0; c < tilesX; c += width)
+      out.push({ row0: r, rows: 1, col0: c, cols: Math.min(width, tilesX - c) });
+  return out;
+}
+
+/** Output tiles one dispatch may hold: each tile costs 2 * tileM * tileN * K flops. */
+export function maxTilesPerDispatch(maxFlops: number, tileM: number, tileN: number, K: number): number {
+  return maxFlops / (2 * tileM * tileN * Math.max(K, 1));
+}

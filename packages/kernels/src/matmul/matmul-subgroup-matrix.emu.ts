@@ -8,7 +8,7 @@
  * throws instead. Keep it in step with the WGSL: the two are reviewed together.
  */
 import { f16BitsToF32, f32ToF16Bits } from '@llara/gpu';
-import { type MatmulOptions, storedShapes, tileGrid } from './matmul-options.ts';
+import { type MatmulOptions, storedShapes, tileChunks, tileGrid } from './matmul-options.ts';
 import { SUBGROUP_MATRIX_TILE, type SubgroupMatrixShape } from './matmul-subgroup-matrix.ts';
 
 export interface SubgroupMatrixEmulation {
@@ -20,6 +20,8 @@ export interface SubgroupMatrixEmulation {
   subgroupSize?: number;
   /** Workgroups per grid dimension (small values exercise the folded grid). */
   maxWorkgroupsPerDim?: number;
+  /** Output tiles per dispatch (small values exercise the split into several dispatches). */
+  maxTilesPerDispatch?: number;
 }
 
 /** A subgroup matrix as rows x cols values, row-major. */
@@ -150,91 +152,90 @@ export function emulateMatmulSubgroupMatrix(
     }
   };
 
-  const grid = tileGrid(
+  // Workgroups as the device runs them, dispatch by dispatch (matmul.ts splits large products).
+  const workgroups: [number, number][] = [];
+  const chunks = tileChunks(
     Math.ceil(p.N / BN),
     Math.ceil(p.M / BM),
+    emu.maxTilesPerDispatch ?? Infinity,
     emu.maxWorkgroupsPerDim ?? 65535,
-    'emulation',
   );
-  const [gx, gy, gz] = grid.workgroups;
+  for (const chunk of chunks) {
+    const grid = tileGrid(chunk.cols, chunk.rows, emu.maxWorkgroupsPerDim ?? 65535, 'emulation');
+    const [gx, gy, gz] = grid.workgroups;
+    for (let wz = 0; wz < gz; wz++)
+      for (let wy = 0; wy < gy; wy++)
+        for (let wx = 0; wx < gx; wx++)
+          workgroups.push([(chunk.row0 + wy + wz * grid.foldY) * BM, (chunk.col0 + wx) * BN]);
+  }
   const subgroups = WG / sgSize;
   const zero = (): Mat => ({ rows: SM, cols: SN, v: new Float32Array(SM * SN) });
-  for (let wz = 0; wz < gz; wz++) {
-    for (let wy = 0; wy < gy; wy++) {
-      for (let wx = 0; wx < gx; wx++) {
-        const m0 = (wy + wz * grid.foldY) * BM;
-        const n0 = wx * BN;
-        if (m0 >= p.M) continue;
-        const direct =
-          m0 + BM <= p.M &&
-          n0 + BN <= p.N &&
-          (p.N & 3) === 0 &&
-          p.alpha === 1 &&
-          (p.beta === 0 || p.beta === 1);
-        const sgm = (sg: number) => Math.floor(sg / 2) * TM * SM;
-        const sgn = (sg: number) => (sg % 2) * TN * SN;
-        const acc: Mat[][] = [];
-        for (let sg = 0; sg < subgroups; sg++) {
-          acc.push(Array.from({ length: TM * TN }, zero));
-          if (direct && p.beta !== 0 && sg < NSG) {
-            for (let t = 0; t < TM * TN; t++) {
-              const off = (m0 + sgm(sg) + Math.floor(t / TN) * SM) * p.N + n0 + sgn(sg) + (t % TN) * SN;
-              acc[sg][t] = matLoad(c, off, false, p.N, SM, SN, 'C');
-            }
-          }
-        }
-        for (let k0 = 0; k0 < p.K; k0 += BK) {
-          for (let lid = 0; lid < WG; lid++) loadSlices(m0, n0, k0, lid);
-          // workgroupBarrier
-          for (let sg = 0; sg < subgroups; sg++) {
-            if (sg >= NSG) continue;
-            for (let kk = 0; kk < BK; kk += SK) {
-              const left: Mat[] = [];
-              for (let tm = 0; tm < TM; tm++) {
-                const r = sgm(sg) + tm * SM;
-                left.push(
-                  transA
-                    ? matLoad(As, kk * A_LD + r, true, A_LD, SM, SK, 'As')
-                    : matLoad(As, r * A_LD + kk, false, A_LD, SM, SK, 'As'),
-                );
-              }
-              for (let tn = 0; tn < TN; tn++) {
-                const col = sgn(sg) + tn * SN;
-                const right = transB
-                  ? matLoad(Bs, col * B_LD + kk, true, B_LD, SK, SN, 'Bs')
-                  : matLoad(Bs, kk * B_LD + col, false, B_LD, SK, SN, 'Bs');
-                for (let tm = 0; tm < TM; tm++)
-                  acc[sg][tm * TN + tn] = matMulAcc(left[tm], right, acc[sg][tm * TN + tn]);
-              }
-            }
-          }
-          // workgroupBarrier
-        }
+  for (const [m0, n0] of workgroups) {
+    if (m0 >= p.M) continue;
+    const direct =
+      m0 + BM <= p.M && n0 + BN <= p.N && (p.N & 3) === 0 && p.alpha === 1 && (p.beta === 0 || p.beta === 1);
+    const sgm = (sg: number) => Math.floor(sg / 2) * TM * SM;
+    const sgn = (sg: number) => (sg % 2) * TN * SN;
+    const acc: Mat[][] = [];
+    for (let sg = 0; sg < subgroups; sg++) {
+      acc.push(Array.from({ length: TM * TN }, zero));
+      if (direct && p.beta !== 0 && sg < NSG) {
         for (let t = 0; t < TM * TN; t++) {
-          for (let sg = 0; sg < subgroups; sg++) {
-            const mr = m0 + sgm(sg) + Math.floor(t / TN) * SM;
-            const nc = n0 + sgn(sg) + (t % TN) * SN;
-            if (sg >= NSG) continue;
-            if (direct) matStore(c, mr * p.N + nc, acc[sg][t], p.N, 'C');
-            else matStore(Cs, sg * SM * SN, acc[sg][t], SN, 'Cs');
-          }
-          if (direct) continue;
-          // workgroupBarrier
-          for (let sg = 0; sg < subgroups; sg++) {
-            if (sg >= NSG) continue;
-            const mr = m0 + sgm(sg) + Math.floor(t / TN) * SM;
-            const nc = n0 + sgn(sg) + (t % TN) * SN;
-            for (let lane = 0; lane < sgSize; lane++) {
-              for (let e = lane; e < SM * SN; e += sgSize) {
-                const m = mr + Math.floor(e / SN);
-                const n = nc + (e % SN);
-                if (m < p.M && n < p.N) storeC(m, n, at(Cs, sg * SM * SN + e, 'Cs'));
-              }
-            }
-          }
-          // workgroupBarrier
+          const off = (m0 + sgm(sg) + Math.floor(t / TN) * SM) * p.N + n0 + sgn(sg) + (t % TN) * SN;
+          acc[sg][t] = matLoad(c, off, false, p.N, SM, SN, 'C');
         }
       }
+    }
+    for (let k0 = 0; k0 < p.K; k0 += BK) {
+      for (let lid = 0; lid < WG; lid++) loadSlices(m0, n0, k0, lid);
+      // workgroupBarrier
+      for (let sg = 0; sg < subgroups; sg++) {
+        if (sg >= NSG) continue;
+        for (let kk = 0; kk < BK; kk += SK) {
+          const left: Mat[] = [];
+          for (let tm = 0; tm < TM; tm++) {
+            const r = sgm(sg) + tm * SM;
+            left.push(
+              transA
+                ? matLoad(As, kk * A_LD + r, true, A_LD, SM, SK, 'As')
+                : matLoad(As, r * A_LD + kk, false, A_LD, SM, SK, 'As'),
+            );
+          }
+          for (let tn = 0; tn < TN; tn++) {
+            const col = sgn(sg) + tn * SN;
+            const right = transB
+              ? matLoad(Bs, col * B_LD + kk, true, B_LD, SK, SN, 'Bs')
+              : matLoad(Bs, kk * B_LD + col, false, B_LD, SK, SN, 'Bs');
+            for (let tm = 0; tm < TM; tm++)
+              acc[sg][tm * TN + tn] = matMulAcc(left[tm], right, acc[sg][tm * TN + tn]);
+          }
+        }
+      }
+      // workgroupBarrier
+    }
+    for (let t = 0; t < TM * TN; t++) {
+      for (let sg = 0; sg < subgroups; sg++) {
+        const mr = m0 + sgm(sg) + Math.floor(t / TN) * SM;
+        const nc = n0 + sgn(sg) + (t % TN) * SN;
+        if (sg >= NSG) continue;
+        if (direct) matStore(c, mr * p.N + nc, acc[sg][t], p.N, 'C');
+        else matStore(Cs, sg * SM * SN, acc[sg][t], SN, 'Cs');
+      }
+      if (direct) continue;
+      // workgroupBarrier
+      for (let sg = 0; sg < subgroups; sg++) {
+        if (sg >= NSG) continue;
+        const mr = m0 + sgm(sg) + Math.floor(t / TN) * SM;
+        const nc = n0 + sgn(sg) + (t % TN) * SN;
+        for (let lane = 0; lane < sgSize; lane++) {
+          for (let e = lane; e < SM * SN; e += sgSize) {
+            const m = mr + Math.floor(e / SN);
+            const n = nc + (e % SN);
+            if (m < p.M && n < p.N) storeC(m, n, at(Cs, sg * SM * SN + e, 'Cs'));
+          }
+        }
+      }
+      // workgroupBarrier
     }
   }
 }

@@ -98,6 +98,12 @@ describe('subgroup-matrix matmul (CPU emulation of its tiling; the kernel runs o
     );
   });
 
+  it('covers the output when the product is split into several dispatches', () => {
+    const o = { M: 150, N: 100, K: 24, transB: true, beta: 1 as const };
+    check(o, { shape: SHAPES[0], maxSubgroupSize: 32, maxTilesPerDispatch: 1.5 }, 1200);
+    check(o, { shape: SHAPES[3], maxSubgroupSize: 32, maxTilesPerDispatch: 3, maxWorkgroupsPerDim: 2 }, 1210);
+  });
+
   it('converts bf16 weights to f16', () => {
     check({ M: 33, N: 40, K: 24, transB: true }, { shape: SHAPES[0], maxSubgroupSize: 32 }, 1100, 'bf16');
   });

@@ -88,8 +88,8 @@ fn main(
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) sgSize: u32,
 ) {
-  let m0 = (wid.y + wid.z * p.foldY) * BM;
-  let n0 = wid.x * BN;
+  let m0 = (p.tileRow0 + wid.y + wid.z * p.foldY) * BM;
+  let n0 = (p.tileCol0 + wid.x) * BN;
   if (m0 >= p.M) { return; } // whole workgroup: padding of a folded grid
   let computes = sg < NSG;
   let sgm = (sg / 2u) * TM * SM; // first row of this subgroup's results within the tile

@@ -67,8 +67,8 @@ fn storeSlice(lid: u32) {
 
 @compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let m0 = (wid.y + wid.z * p.foldY) * BM;
-  let n0 = wid.x * BN;
+  let m0 = (p.tileRow0 + wid.y + wid.z * p.foldY) * BM;
+  let n0 = (p.tileCol0 + wid.x) * BN;
   if (m0 >= p.M) { return; } // whole workgroup: padding of a folded grid
   let tx = lid % TX;
   let ty = lid / TX;

@@ -13,7 +13,7 @@ import { closeTestGpus, openTestGpus, type TestGpu } from '../test-gpus.ts';
 import { matmulRef } from './matmul.ref.ts';
 import { matmul, matmulVariant, recordMatmul } from './matmul.ts';
 import type { MatmulOptions } from './matmul-options.ts';
-import { tileGrid } from './matmul-options.ts';
+import { maxTilesPerDispatch, tileChunks, tileGrid } from './matmul-options.ts';
 import { subgroupMatrixShape } from './matmul-subgroup-matrix.ts';
 
 type BDtype = 'f32' | 'f16' | 'bf16';
@@ -157,6 +157,34 @@ describe('matmul on every test device', () => {
     }
   });
 
+  it('splits products above the per-dispatch flop budget into several dispatches with the same result', async () => {
+    for (const { gpu } of gpus) {
+      const saved = gpu.maxDispatchFlops;
+      // A few output tiles per dispatch: whole tile rows for N = 65, pieces of a row for N = 200.
+      gpu.maxDispatchFlops = 2 * 64 * 64 * 40 * 2.5;
+      try {
+        const cases: Case[] = [];
+        for (const variant of families(gpu))
+          for (const s of [
+            { M: 132, N: 65, K: 40 },
+            { M: 70, N: 200, K: 40 },
+          ])
+            cases.push(
+              { ...s, transB: true, variant, bDtype: 'f32' },
+              { ...s, transA: true, variant, bDtype: 'f16', beta: 1 },
+            );
+        await runCases(gpu, cases, 400, 2);
+        const rec = gpu.recorder();
+        const t = gpu.tensor('f32', [132 * 65]);
+        matmul(rec, t, t, t, { M: 132, N: 65, K: 40, transB: true, variant: 'tiled64' });
+        expect(rec.pending).toBe(3); // 3 x 2 tiles of 64, at most 2 (2.5) tiles per dispatch: one row each
+        t.release();
+      } finally {
+        gpu.maxDispatchFlops = saved;
+      }
+    }
+  });
+
   it('chooses the plain kernel on a software adapter and names the weight view', () => {
     for (const { gpu } of gpus) {
       const o = { M: 512, N: 512, K: 512, transB: true };
@@ -188,6 +216,58 @@ describe('matmul on every test device', () => {
     );
     expect(rec.pending).toBe(0);
     for (const t of [a, b, c, i32]) t.release();
+  });
+});
+
+describe('tileChunks', () => {
+  it('covers every tile exactly once, whole rows while a row fits the budget', () => {
+    expect(tileChunks(4, 3, 100)).toEqual([{ row0: 0, rows: 3, col0: 0, cols: 4 }]);
+    expect(tileChunks(4, 3, 9)).toEqual([
+      { row0: 0, rows: 2, col0: 0, cols: 4 },
+      { row0: 2, rows: 1, col0: 0, cols: 4 },
+    ]);
+    expect(tileChunks(5, 2, 2.5)).toEqual([
+      { row0: 0, rows: 1, col0: 0, cols: 2 },
+      { row0: 0, rows: 1, col0: 2, cols: 2 },
+      { row0: 0, rows: 1, col0: 4, cols: 1 },
+      { row0: 1, rows: 1, col0: 0, cols: 2 },
+      { row0: 1, rows: 1, col0: 2, cols: 2 },
+      { row0: 1, rows: 1, col0: 4, cols: 1 },
+    ]);
+    // Below one tile, still one tile per dispatch; rows wider than the grid limit are cut.
+    expect(tileChunks(2, 1, 0.01)).toHaveLength(2);
+    expect(tileChunks(5, 1, 100, 3)).toEqual([
+      { row0: 0, rows: 1, col0: 0, cols: 3 },
+      { row0: 0, rows: 1, col0: 3, cols: 2 },
+    ]);
+  });
+});
+
+describe('matmul dispatches at LLaMA-2-7B shapes', () => {
+  it('stay under the default flop budget, cover every tile once, and keep enough tiles to fill a large GPU', async () => {
+    const budget = 2 ** 36; // Gpu.maxDispatchFlops' default
+    const tokens = 8 * 512;
+    const shapes = [
+      { M: tokens, N: 4096, K: 4096 }, // q/k/v/o projections
+      { M: tokens, N: 11008, K: 4096 }, // gate/up
+      { M: tokens, N: 4096, K: 11008 }, // down, and dX of gate/up
+      { M: 16, N: 32000, K: 4096 }, // LM head at the selected positions
+      { M: 1024, N: 262144, K: 4096 }, // index search: 1024 queries x one 2 GiB f16 shard
+    ];
+    for (const tile of [32, 64, 128])
+      for (const { M, N, K } of shapes) {
+        const tilesX = Math.ceil(N / tile);
+        const tilesY = Math.ceil(M / tile);
+        const chunks = tileChunks(tilesX, tilesY, maxTilesPerDispatch(budget, tile, tile, K), 65535);
+        const seen = new Uint8Array(tilesX * tilesY);
+        for (const c of chunks) {
+          expect(2 * c.rows * c.cols * tile * tile * K, `${tile} ${M}x${N}x${K}`).toBeLessThanOrEqual(budget);
+          for (let r = c.row0; r < c.row0 + c.rows; r++)
+            for (let x = c.col0; x < c.col0 + c.cols; x++) seen[r * tilesX + x]++;
+          if (chunks.length > 1) expect(c.rows * c.cols).toBeGreaterThanOrEqual(Math.min(132, tilesX) / 2);
+        }
+        expect(seen.every((v) => v === 1)).toBe(true);
+      }
   });
 });
 

@@ -29,7 +29,13 @@ import { type DType, type Gpu, params, type Recorder, type Tensor } from '@llara
 import { weightDefines, weightView, withWeights } from '../common/weights.ts';
 import regWgsl from './matmul.wgsl?raw';
 import commonWgsl from './matmul-common.wgsl?raw';
-import { type MatmulOptions, storedShapes, tileGrid } from './matmul-options.ts';
+import {
+  type MatmulOptions,
+  maxTilesPerDispatch,
+  storedShapes,
+  tileChunks,
+  tileGrid,
+} from './matmul-options.ts';
 import {
   SUBGROUP_MATRIX_TILE,
   subgroupMatrixCode,
@@ -83,28 +89,29 @@ export function recordMatmul(
   const pl = plan(gpu, o, b.dtype);
   const label = `matmul ${pl.variant}`;
   const pipeline = gpu.pipeline({ code: pl.code, label, defines: pl.defines, constants: pl.constants });
-  const grid = tileGrid(
-    Math.ceil(o.N / pl.tileN),
-    Math.ceil(o.M / pl.tileM),
-    Math.min(maxWorkgroupsPerDim, gpu.limits.maxComputeWorkgroupsPerDimension),
-    label,
-  );
-  rec.dispatch({
-    pipeline,
-    params: params([
-      o.M,
-      o.N,
-      o.K,
-      { f32: o.alpha ?? 1 },
-      { f32: o.beta ?? 0 },
-      grid.foldY,
-      o.transA ? 1 : 0,
-      o.transB ? 1 : 0,
-    ]),
-    bindings: [a, b, c],
-    workgroups: grid.workgroups,
-    label,
-  });
+  const maxPerDim = Math.min(maxWorkgroupsPerDim, gpu.limits.maxComputeWorkgroupsPerDimension);
+  const maxTiles = maxTilesPerDispatch(gpu.maxDispatchFlops, pl.tileM, pl.tileN, o.K);
+  for (const chunk of tileChunks(Math.ceil(o.N / pl.tileN), Math.ceil(o.M / pl.tileM), maxTiles, maxPerDim)) {
+    const grid = tileGrid(chunk.cols, chunk.rows, maxPerDim, label);
+    rec.dispatch({
+      pipeline,
+      params: params([
+        o.M,
+        o.N,
+        o.K,
+        { f32: o.alpha ?? 1 },
+        { f32: o.beta ?? 0 },
+        grid.foldY,
+        o.transA ? 1 : 0,
+        o.transB ? 1 : 0,
+        chunk.row0,
+        chunk.col0,
+      ]),
+      bindings: [a, b, c],
+      workgroups: grid.workgroups,
+      label,
+    });
+  }
 }
 
 function chooseFamily(gpu: Gpu, o: MatmulOptions, bDtype: DType): MatmulFamily {

@@ -11,8 +11,8 @@ override WG_Y: u32 = 8u;
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let m0 = ((wid.y + wid.z * p.foldY) * WG_Y + lid.y) * 4u;
-  let n0 = (wid.x * WG_X + lid.x) * 4u;
+  let m0 = ((p.tileRow0 + wid.y + wid.z * p.foldY) * WG_Y + lid.y) * 4u;
+  let n0 = ((p.tileCol0 + wid.x) * WG_X + lid.x) * 4u;
   if (m0 >= p.M || n0 >= p.N) { return; }
   let ta = p.transA != 0u;
   let tb = p.transB != 0u;
