@@ -27,6 +27,7 @@ import {
   parameterCount,
   RandomCheckpoint,
   uploadModel,
+  weightTensors,
 } from '@llara/llama';
 import { ADAMW_DEFAULTS, Embedder, getRecipe, Pretrainer } from '@llara/trainer';
 import { devicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
@@ -184,8 +185,7 @@ export async function benchModel(
   }
   log(`model upload: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const w = model.weights;
-  const weightTensors = new Set([w.embed, w.norm, w.lmHead, ...w.layers.flatMap((l) => Object.values(l))]);
-  const weightsBytes = [...weightTensors].reduce((s, t) => s + t.byteLength, 0);
+  const weightsBytes = weightTensors(w).reduce((s, t) => s + t.byteLength, 0);
   const embedParams = config.vocabSize * config.hiddenSize * (config.tieWordEmbeddings ? 1 : 2);
   const layerParams = parameterCount(config) - embedParams;
   const tok = wordTokenizer(config.vocabSize);

@@ -54,6 +54,21 @@ describe('device', () => {
       plain.destroy();
     }
   });
+
+  it('can pretend to be a smaller device (maxBindingBytes), refusing larger tensors before allocating', async () => {
+    const small = await requestNodeGpu({ maxBindingBytes: 4096 });
+    try {
+      expect(small.limits.maxStorageBufferBindingSize).toBe(4096);
+      small.tensor('f32', [1024]).release();
+      const before = small.pool.stats.created;
+      expect(() => small.tensor('f32', [1025], undefined, { label: 'big' })).toThrow(
+        'Tensor big needs 4.0 KiB in one buffer, more than this device allows per binding (4.0 KiB); split it by rows.',
+      );
+      expect(small.pool.stats.created).toBe(before);
+    } finally {
+      small.destroy();
+    }
+  });
 });
 
 describe('tensors', () => {

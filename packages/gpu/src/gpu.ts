@@ -15,6 +15,11 @@ export interface GpuOptions {
   /** Features to leave off even if the adapter has them (e.g. to test the plain f32 path). */
   disable?: KernelFeature[];
   label?: string;
+  /**
+   * Treat the device as allowing at most this many bytes per storage binding (and buffer), to rehearse
+   * a smaller device such as a browser's 128 MiB default, or to test code that splits large weights.
+   */
+  maxBindingBytes?: number;
 }
 
 const WANTED_FEATURES = [
@@ -72,13 +77,14 @@ export class Gpu {
     /** Keeps the Node `webgpu` instance alive while the device is; dropped on destroy. */
     // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held only to keep Dawn's instance reachable.
     private owner: unknown = null,
+    maxBindingBytes = Number.POSITIVE_INFINITY,
   ) {
     this.caps = readCapabilities(adapter, device);
     this.features = new Set([...device.features].map(String));
     const l = device.limits;
     this.limits = {
-      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-      maxBufferSize: l.maxBufferSize,
+      maxStorageBufferBindingSize: Math.min(l.maxStorageBufferBindingSize, maxBindingBytes),
+      maxBufferSize: Math.min(l.maxBufferSize, maxBindingBytes),
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
@@ -363,5 +369,5 @@ export async function requestGpu(
     requiredLimits,
     label: opts.label ?? 'llara',
   });
-  return new Gpu(adapter, device, disabled, opts.owner);
+  return new Gpu(adapter, device, disabled, opts.owner, opts.maxBindingBytes);
 }

@@ -65,6 +65,7 @@ export {
   type RefWeights,
   ropeInvFreq,
 } from './reference/llama-ref.ts';
+export { type RowPart, RowSplit, rowsPerBinding, uploadRowSplit } from './row-split.ts';
 export {
   checkTensorsAgainstConfig,
   expectedTensors,
@@ -115,4 +116,10 @@ export {
   tokenizerConfigWithTokens,
   tokenizerJsonWithTokens,
 } from './tokenizer-export.ts';
-export { LAYER_TENSORS, type LayerWeights, type LlamaWeights, releaseWeights } from './weights-gpu.ts';
+export {
+  LAYER_TENSORS,
+  type LayerWeights,
+  type LlamaWeights,
+  releaseWeights,
+  weightTensors,
+} from './weights-gpu.ts';

@@ -13,6 +13,7 @@ import { appendMeanRows } from './added-tokens.ts';
 import type { LlamaConfig } from './config.ts';
 import { checkFits, estimateMemory } from './memory.ts';
 import { LlamaModel } from './model.ts';
+import { type RowSplit, uploadRowSplit } from './row-split.ts';
 import { numElements, type RawTensor, tensorToFloat32, tensorToHost } from './safetensors.ts';
 import type { LlamaShape } from './shape.ts';
 import type { LoadProgress, TensorSource } from './sharded.ts';
@@ -69,16 +70,27 @@ export async function uploadModel(
   let loaded = 0;
   let index = 0;
   const count = source.names.length;
-  const load = async (name: string, appendRows = 0): Promise<Tensor> => {
+  const read = async (name: string) => {
     const raw = await source.read(name);
-    const t = upload(gpu, name, raw, appendRows);
-    uploaded.push(t);
     loaded += raw.data.byteLength;
     opts.onProgress?.({ tensor: name, index: index++, count, loadedBytes: loaded, totalBytes: total });
+    return raw;
+  };
+  const load = async (name: string): Promise<Tensor> => {
+    const { dtype, shape, data } = hostTensor(name, await read(name), 0);
+    const t = gpu.tensor(dtype, shape, data, { label: name, pooled: false });
+    uploaded.push(t);
     return t;
   };
+  // The vocabulary-sized weights may exceed one storage binding: they are split by rows.
+  const loadRows = async (name: string): Promise<RowSplit> => {
+    const { dtype, shape, data } = hostTensor(name, await read(name), added);
+    const split = uploadRowSplit(gpu, name, dtype, shape, data);
+    uploaded.push(...split.parts.map((p) => p.tensor));
+    return split;
+  };
   try {
-    const embed = await load('model.embed_tokens.weight', added);
+    const embed = await loadRows('model.embed_tokens.weight');
     const layers: LayerWeights[] = [];
     for (let l = 0; l < config.numLayers; l++) {
       const entry = {} as LayerWeights;
@@ -88,7 +100,7 @@ export async function uploadModel(
       layers.push(entry);
     }
     const norm = await load('model.norm.weight');
-    const lmHead = config.tieWordEmbeddings ? embed : await load('lm_head.weight', added);
+    const lmHead = config.tieWordEmbeddings ? embed : await loadRows('lm_head.weight');
     await gpu.checkErrors();
     const weights: LlamaWeights = { embed, layers, norm, lmHead };
     return new LlamaModel(gpu, shapeOf(config, added), weights);
@@ -98,8 +110,16 @@ export async function uploadModel(
   }
 }
 
-function upload(gpu: Gpu, name: string, raw: RawTensor, appendRows: number): Tensor {
-  let { dtype, data } = tensorToHost(raw, `tensor ${name}`) as { dtype: DType; data: ArrayBufferView };
+/** A checkpoint tensor as device-ready host data, with `appendRows` mean rows added (added tokens). */
+function hostTensor(
+  name: string,
+  raw: RawTensor,
+  appendRows: number,
+): { dtype: DType; shape: readonly number[]; data: Float32Array | Uint16Array } {
+  let { dtype, data } = tensorToHost(raw, `tensor ${name}`) as {
+    dtype: DType;
+    data: Float32Array | Uint16Array;
+  };
   let shape = raw.shape;
   if (appendRows > 0) {
     const [rows, cols] = raw.shape;
@@ -117,5 +137,5 @@ function upload(gpu: Gpu, name: string, raw: RawTensor, appendRows: number): Ten
   if (numElements(shape) * (dtype === 'f32' ? 4 : 2) !== data.byteLength) {
     throw new Error(`tensor ${name} has ${data.byteLength} bytes, which does not match its shape [${shape}]`);
   }
-  return gpu.tensor(dtype, shape, data, { label: name, pooled: false });
+  return { dtype, shape, data };
 }

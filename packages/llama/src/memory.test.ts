@@ -55,8 +55,20 @@ describe('estimateMemory', () => {
     });
     expect(() => checkFits(est, H100)).not.toThrow();
     expect(() => checkFits(est, { ...H100, memoryBytes: 8 * GiB })).toThrow(
-      /^A LLaMA model of 32 layers x 4096 with f16 weights, forward on batch 8 x 512 tokens needs about [\d.]+ GiB of GPU memory \(weights 12\.6 GiB, .*\) but only 8\.0 GiB is available: lower --batch or --max-len, or use f16 weights\.$/,
+      /^A LLaMA model of 32 layers x 4096 with f16 weights, forward on batch 8 x 512 tokens needs about [\d.]+ GiB of GPU memory \(weights 12\.6 GiB, .*\) but only 8\.0 GiB is available: lower --batch or --max-len\.$/,
     );
+  });
+
+  it('does not count attention scores flash attention never materialises', () => {
+    // [8, 32, 2048, 2048] f32 scores would be 4 GiB; the largest buffer is one of the activations.
+    const est = estimateMemory(LLAMA2_7B_CONFIG, {
+      weightDtype: 'f16',
+      batch: 8,
+      seqLen: 2048,
+      mode: 'forward',
+    });
+    expect(est.largestBufferName).toBe('the MLP activations');
+    expect(est.largestBuffer).toBe(8 * 2048 * 11008 * 4);
   });
 
   it('refuses a buffer larger than the per-binding limit, naming it', () => {

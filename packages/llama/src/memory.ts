@@ -4,9 +4,11 @@
  * WebGPU does not report a device's memory, so the budget comes from the caller (a flag, or a known
  * device); the per-buffer limits come from the adapter.
  *
- * The estimate is deliberately simple and errs high: f32 activations, one layer's attention scores
- * materialised ([B, heads, T, T]), and in training either the per-layer inputs (activation
- * checkpointing) or everything each layer keeps for backward.
+ * The estimate is deliberately simple and errs high: f32 activations (attention is flash-style, so no
+ * [B, heads, T, T] scores exist, only a log-sum-exp per row and head), and in training either the
+ * per-layer inputs (activation checkpointing) or everything each layer keeps for backward. The
+ * vocabulary-sized weights are split by rows when they exceed a binding, so only activations can be
+ * too large for one.
  *
  * @example
  * const est = estimateMemory(LLAMA2_7B_CONFIG, { weightDtype: 'f16', batch: 8, seqLen: 512, mode: 'forward' });
@@ -44,6 +46,7 @@ export interface MemoryEstimate {
   largestBufferName: string;
   /** What was estimated, for messages ("LLaMA 32 x 4096, f16 weights, train batch 8 x 512"). */
   description: string;
+  weightDtype: MemoryOptions['weightDtype'];
 }
 
 export interface GpuMemoryLimits {
@@ -79,8 +82,8 @@ export function estimateMemory(config: LlamaConfig, options: MemoryOptions): Mem
   // One layer's transient values: normed input, q, k, v, attention output, gate, up, activation, the
   // residual stream, plus the LoRA intermediates x A^T.
   const perLayerValues = n * (3 * h + 2 * qDim + 2 * kvDim + 3 * inter) + n * r * targets.length;
-  const scores = batch * config.numHeads * seqLen * seqLen * F32;
-  const layerWorkingSet = perLayerValues * F32 + scores;
+  const rowStats = n * config.numHeads * 2 * F32; // attention's log-sum-exp and backward row terms
+  const layerWorkingSet = perLayerValues * F32 + rowStats;
   const logitRows = options.logitRows ?? (mode === 'train' ? n : 0);
   const logits = logitRows * config.vocabSize * F32;
 
@@ -97,7 +100,7 @@ export function estimateMemory(config: LlamaConfig, options: MemoryOptions): Mem
   const overhead = Math.ceil(subtotal * 0.05) + 64 * 1024 * 1024;
 
   const candidates: Array<[string, number]> = [
-    ['the attention scores of one layer', scores],
+    ['the hidden states', n * Math.max(h, qDim) * F32],
     ['the logits', logits],
     ['the MLP activations', n * inter * F32],
   ];
@@ -114,6 +117,7 @@ export function estimateMemory(config: LlamaConfig, options: MemoryOptions): Mem
     largestBuffer,
     largestBufferName,
     description,
+    weightDtype: options.weightDtype,
   };
 }
 
@@ -124,7 +128,7 @@ export function checkFits(estimate: MemoryEstimate, limits: GpuMemoryLimits): vo
     throw new Error(
       `${capitalise(e.description)} needs about ${formatBytes(e.total)} of GPU memory (weights ${formatBytes(e.weights)}, ` +
         `activations ${formatBytes(e.activations)}, adapter and optimizer ${formatBytes(e.adapter)}) but only ` +
-        `${formatBytes(limits.memoryBytes)} is available: lower --batch or --max-len, or use f16 weights.`,
+        `${formatBytes(limits.memoryBytes)} is available: lower --batch or --max-len${e.weightDtype === 'f32' ? ', or use f16 weights' : ''}.`,
     );
   const perBuffer = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   if (e.largestBuffer > perBuffer)

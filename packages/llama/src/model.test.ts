@@ -205,3 +205,63 @@ describe('memory', () => {
     model.destroy();
   });
 });
+
+describe('vocabulary weights larger than one storage binding', () => {
+  it('are split by rows, and embedding, logits and their gradient equal the unsplit model', async () => {
+    const opened = await openModelFolder(STORIES, { tokenizer: false });
+    const whole = await uploadModel(gpu, opened.config, opened.checkpoint, { addedTokens: 5 });
+    // stories260K's tied [517, 64] f32 table is 129 KiB; every other tensor here fits 48 KiB.
+    const small = await requestNodeGpu({ maxBindingBytes: 48 * 1024 });
+    try {
+      const split = await uploadModel(small, opened.config, opened.checkpoint, {
+        addedTokens: 5,
+        skipMemoryCheck: true,
+      });
+      expect(split.weights.embed.parts.map((p) => [p.row0, p.rows])).toEqual([
+        [0, 192],
+        [192, 192],
+        [384, 133],
+      ]);
+      expect(split.weights.lmHead).toBe(split.weights.embed);
+      const V = split.shape.vocabSize;
+      const H = split.shape.hiddenSize;
+      const batch = twoSequences(V, 9, [9, 5], 'left');
+      batch.ids[3] = V - 1; // an added token's row, in the last part
+      batch.ids[12] = 200; // one in the middle part
+      const R = 4;
+      const dLogits = randomArray(R * V, 5);
+      const run = async (g: Gpu, model: typeof whole) => {
+        const dev = model.upload(batch);
+        const hidden = model.forward(dev);
+        const rows = g.tensor('f32', [R, H], randomArray(R * H, 4));
+        const logits = g.tensor('f32', [R, V]);
+        const dl = g.tensor('f32', [R, V], dLogits);
+        const dRows = g.tensor('f32', [R, H], randomArray(R * H, 6));
+        const rec = g.recorder();
+        model.logits(rec, rows, logits);
+        model.logitsBackward(rec, dl, dRows, true);
+        rec.submit();
+        const out = [hidden, logits, dRows].map(async (t) => (await g.read(t)) as Float32Array);
+        const [h, l, d] = await Promise.all(out);
+        for (const t of [hidden, rows, logits, dl, dRows]) t.release();
+        dev.release();
+        return { h, l, d };
+      };
+      const a = await run(gpu, whole);
+      const b = await run(small, split);
+      expect(b.h).toEqual(a.h); // the gather is exact and the layers are the same kernels
+      const tol = { atol: 1e-5, rtol: 1e-5 };
+      for (const [what, x, y] of [
+        ['logits', b.l, a.l],
+        ['dRows', b.d, a.d],
+      ] as const) {
+        const r = compareClose(x, y, tol, what);
+        expect(r.ok, r.message).toBe(true);
+      }
+      split.destroy();
+    } finally {
+      whole.destroy();
+      small.destroy();
+    }
+  });
+});

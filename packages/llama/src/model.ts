@@ -16,6 +16,7 @@
  */
 import type { Gpu, Recorder, Tensor } from '@llara/gpu';
 import {
+  copyColumns,
   embedding,
   embeddingBackward,
   type GpuMask,
@@ -197,25 +198,52 @@ export class LlamaModel {
     state.hidden.release();
   }
 
-  /** logits [R, vocab] = rows [R, hidden] LM_head^T. */
+  /** logits [R, vocab] = rows [R, hidden] LM_head^T (part by part when the head is split by rows). */
   logits(rec: Recorder, rows: Tensor, out: Tensor): void {
     const R = rows.shape[0];
-    matmul(rec, rows, this.weights.lmHead, out, {
-      M: R,
-      N: this.shape.vocabSize,
-      K: this.shape.hiddenSize,
-      transB: true,
-    });
+    const H = this.shape.hiddenSize;
+    const V = this.shape.vocabSize;
+    const { parts } = this.weights.lmHead;
+    if (parts.length === 1) {
+      matmul(rec, rows, parts[0].tensor, out, { M: R, N: V, K: H, transB: true });
+      return;
+    }
+    for (const part of parts) {
+      const block = this.gpu.tensor('f32', [R, part.rows], undefined, { label: 'logits-part' });
+      matmul(rec, rows, part.tensor, block, { M: R, N: part.rows, K: H, transB: true });
+      copyColumns(rec, block, out, {
+        rows: R,
+        cols: part.rows,
+        srcStride: part.rows,
+        dstStride: V,
+        dstCol0: part.row0,
+      });
+      block.release();
+    }
   }
 
   /** d rows (=, or += with accumulate) = dLogits [R, vocab] LM_head. */
   logitsBackward(rec: Recorder, dLogits: Tensor, dRows: Tensor, accumulate = false): void {
     const R = dLogits.shape[0];
-    matmul(rec, dLogits, this.weights.lmHead, dRows, {
-      M: R,
-      N: this.shape.hiddenSize,
-      K: this.shape.vocabSize,
-      beta: accumulate ? 1 : 0,
+    const H = this.shape.hiddenSize;
+    const V = this.shape.vocabSize;
+    const { parts } = this.weights.lmHead;
+    if (parts.length === 1) {
+      matmul(rec, dLogits, parts[0].tensor, dRows, { M: R, N: H, K: V, beta: accumulate ? 1 : 0 });
+      return;
+    }
+    parts.forEach((part, i) => {
+      const block = this.gpu.tensor('f32', [R, part.rows], undefined, { label: 'dlogits-part' });
+      copyColumns(rec, dLogits, block, {
+        rows: R,
+        cols: part.rows,
+        srcStride: V,
+        srcCol0: part.row0,
+        dstStride: part.rows,
+      });
+      const beta = accumulate || i > 0 ? 1 : 0;
+      matmul(rec, block, part.tensor, dRows, { M: R, N: H, K: part.rows, beta });
+      block.release();
     });
   }
 
@@ -228,7 +256,8 @@ export class LlamaModel {
   private embed(batch: DeviceBatch): Tensor {
     const x = this.gpu.tensor('f32', [batch.tokens, this.shape.hiddenSize], undefined, { label: 'x0' });
     const rec = this.gpu.recorder();
-    embedding(rec, batch.ids, this.weights.embed, x);
+    for (const [i, part] of this.weights.embed.parts.entries())
+      embedding(rec, batch.ids, part.tensor, x, { row0: part.row0, keep: i > 0 });
     rec.submit();
     return x;
   }

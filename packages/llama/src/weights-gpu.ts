@@ -1,5 +1,6 @@
 /** The frozen base weights on the device, in the dtype they were stored in (f32, f16 or bf16). */
 import type { Tensor } from '@llara/gpu';
+import type { RowSplit } from './row-split.ts';
 
 export interface LayerWeights {
   inputNorm: Tensor;
@@ -14,12 +15,12 @@ export interface LayerWeights {
 }
 
 export interface LlamaWeights {
-  /** [vocab, hidden], including appended rows for added tokens. */
-  embed: Tensor;
+  /** [vocab, hidden], including appended rows for added tokens; split by rows if it exceeds a binding. */
+  embed: RowSplit;
   layers: LayerWeights[];
   norm: Tensor;
-  /** [vocab, hidden]; the same tensor as `embed` when the model ties them. */
-  lmHead: Tensor;
+  /** [vocab, hidden]; the same object as `embed` when the model ties them. */
+  lmHead: RowSplit;
 }
 
 /** HF tensor name of each per-layer weight. */
@@ -35,12 +36,16 @@ export const LAYER_TENSORS: Record<keyof LayerWeights, string> = {
   down: 'mlp.down_proj.weight',
 };
 
+/** Every device tensor of the weights, once each (tied embeddings are one). */
+export function weightTensors(w: LlamaWeights): Tensor[] {
+  const heads = w.lmHead === w.embed ? [w.embed] : [w.embed, w.lmHead];
+  return [
+    ...heads.flatMap((h) => h.parts.map((p) => p.tensor)),
+    w.norm,
+    ...w.layers.flatMap((l) => Object.values(l)),
+  ];
+}
+
 export function releaseWeights(w: LlamaWeights): void {
-  const seen = new Set<Tensor>();
-  const all = [w.embed, w.norm, w.lmHead, ...w.layers.flatMap((l) => Object.values(l))];
-  for (const t of all) {
-    if (seen.has(t)) continue;
-    seen.add(t);
-    t.release();
-  }
+  for (const t of weightTensors(w)) t.release();
 }

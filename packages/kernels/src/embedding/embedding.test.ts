@@ -61,6 +61,26 @@ describe('embedding', () => {
     }
   });
 
+  it('gathers from a table split by rows into parts the same rows as from the whole table', async () => {
+    const [T, V, D] = [40, 37, 9];
+    for (const { name, gpu } of gpus) {
+      const raw = randomArray(V * D, 77);
+      const ids = idsFor(T, -2, V + 3, V, T); // some ids outside [0, V): zero rows
+      const idt = gpu.tensor('i32', [T], ids);
+      const out = gpu.tensor('f32', [T, D], new Float32Array(T * D).fill(Number.NaN));
+      const rec = gpu.recorder();
+      const parts = [0, 16, 32].map((row0) => {
+        const rows = Math.min(16, V - row0);
+        const t = gpu.tensor('f32', [rows, D], raw.subarray(row0 * D, (row0 + rows) * D));
+        embedding(rec, idt, t, out, { row0, keep: row0 > 0 });
+        return t;
+      });
+      rec.submit();
+      assertClose(await gpu.read(out), embeddingRef(ids, raw, V, D), EXACT, `${name} split table`);
+      for (const t of [idt, out, ...parts]) t.release();
+    }
+  });
+
   it('reference backward matches central differences of the forward', () => {
     const [T, V, D, first, R] = [12, 9, 3, 4, 3];
     const ids = idsFor(T, 2, V, V, 5);

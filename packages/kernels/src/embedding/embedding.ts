@@ -25,10 +25,29 @@ function tableShape(kernel: string, t: Tensor, what: string): { rows: number; D:
   return { rows: t.shape[0], D: t.shape[1] };
 }
 
-/** out[t, :] = table[ids[t], :], or zeros where ids[t] is outside [0, V). */
-export function embedding(rec: Recorder, ids: Tensor, table: Tensor, out: Tensor): void {
+export interface EmbeddingPart {
+  /** Table row held by the tensor's first row (a table split by rows into several tensors). */
+  row0?: number;
+  /** Leave the rows of ids outside this part unchanged instead of zeroing them (every part but the first). */
+  keep?: boolean;
+}
+
+/**
+ * out[t, :] = table[ids[t] - row0, :] for ids in [row0, row0 + V), else zeros (or unchanged with `keep`).
+ * A table split by rows is gathered part by part: the first part zeroes, the others keep.
+ */
+export function embedding(
+  rec: Recorder,
+  ids: Tensor,
+  table: Tensor,
+  out: Tensor,
+  part: EmbeddingPart = {},
+): void {
   const { rows: V, D } = tableShape('embedding', table, 'table');
   expectTensor('embedding', 'table', table, ['f32', 'f16', 'bf16']);
+  const row0 = part.row0 ?? 0;
+  if (!Number.isInteger(row0) || row0 < 0 || row0 + V > 2 ** 31)
+    throw new Error(`embedding: row0 ${row0} must be a non-negative integer row index.`);
   expectTensor('embedding', 'ids', ids, 'i32');
   const T = ids.size;
   expectTensor('embedding', 'out', out, 'f32', T * D);
@@ -41,7 +60,7 @@ export function embedding(rec: Recorder, ids: Tensor, table: Tensor, out: Tensor
       defines: weightDefines(weightView(rec.gpu, table.dtype)),
       constants: { WG: ELEMENT_WG },
     }),
-    params: params([n, D, V, nx]),
+    params: params([n, D, V, nx, row0, part.keep ? 1 : 0]),
     bindings: [ids, table, out],
     workgroups: [nx, ny],
     label: 'embedding',
