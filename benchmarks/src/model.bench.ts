@@ -6,6 +6,9 @@
  * - `train_pretext`: one LLaRA pretext optimizer step (`Pretrainer`: flag layout with the EBAR-blind mask,
  *   bag-of-words + AR losses, LoRA r=64 on all 7 projections with dropout 0.1, activation checkpointing,
  *   AdamW with clipping), tokens/s at seq 512;
+ * - `train_contrastive`: one InfoNCE fine-tuning step (`Finetuner`, flag recipe, B queries with groups of
+ *   g passages), on the plain path and with GradCache (chunks of `chunk` sequences): the same step, and
+ *   the device memory each needs (GradCache keeps only one chunk's activations);
  * each with the device memory it held (weights + adapters + optimizer moments + the buffer pool).
  * The model FLOP rate (2 x non-embedding parameters per token plus causal attention; training counts
  * forward, recomputation and input-gradient backward: 3x) is reported against the tensor-core roofline
@@ -29,7 +32,7 @@ import {
   uploadModel,
   weightTensors,
 } from '@llara/llama';
-import { ADAMW_DEFAULTS, Embedder, getRecipe, Pretrainer } from '@llara/trainer';
+import { ADAMW_DEFAULTS, Embedder, Finetuner, getRecipe, Pretrainer } from '@llara/trainer';
 import { devicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
 import { type BenchRow, errorMessage, type Failure, type MemoryUse } from './rows.ts';
 import { randomPretrainRows, randomText, wordTokenizer } from './synthetic-text.ts';
@@ -68,6 +71,8 @@ interface ModelPlan {
   /** [seq, batch] pairs, in the order they run (small first, so a tight budget keeps the most rows). */
   embed: [number, number][];
   train: [number, number][];
+  /** [queries, group size, max length, GradCache chunk]: contrastive steps, plain and GradCache. */
+  contrastive: [number, number, number, number][];
   lora: { r: number; alpha: number; dropout: number };
 }
 
@@ -83,6 +88,7 @@ export function modelPlanShapes(smoke: boolean): ModelPlan {
         [64, 4],
       ],
       train: [[64, 2]],
+      contrastive: [[2, 4, 48, 2]],
       lora: { ...lora, r: 8 },
     };
   return {
@@ -100,6 +106,7 @@ export function modelPlanShapes(smoke: boolean): ModelPlan {
       [512, 2],
       [512, 8],
     ],
+    contrastive: [[8, 8, 256, 8]],
     lora,
   };
 }
@@ -110,6 +117,10 @@ function embedKey(model: string, B: number, T: number, dtype: string): string {
 
 function trainKey(model: string, B: number, T: number, dtype: string): string {
   return `train_pretext|${model}|B${B}xT${T}|${dtype}`;
+}
+
+function contrastiveKey(model: string, B: number, g: number, T: number, chunk: number): string {
+  return `train_contrastive|${model}|B${B}xg${g}xT${T}|f16w|${chunk > 0 ? `gradcache${chunk}` : 'plain'}`;
 }
 
 /** The PyTorch twins (transformers LlamaModel with random weights; PEFT LoRA for training). */
@@ -164,6 +175,9 @@ export async function benchModel(
   const keys = [
     ...(wanted('embed') ? plan.embed.map(([T, B]) => embedKey(plan.model, B, T, 'f16w')) : []),
     ...(wanted('train') ? plan.train.map(([T, B]) => trainKey(plan.model, B, T, 'f16w')) : []),
+    ...(wanted('train')
+      ? plan.contrastive.flatMap(([B, g, T, c]) => [0, c].map((k) => contrastiveKey(plan.model, B, g, T, k)))
+      : []),
   ];
   if (keys.length === 0) return { rows, failures };
 
@@ -368,6 +382,90 @@ export async function benchModel(
     }
   };
 
+  const contrastiveRow = async (B: number, g: number, T: number, chunkSize: number) => {
+    const key = contrastiveKey(plan.model, B, g, T, chunkSize);
+    const sequences = B * (1 + g);
+    // GradCache runs the forward twice; a step is about 3 (plain) or 4 forwards.
+    if (!fits(key, 4 * sequences * T, 1 + timing.maxIterations)) return;
+    let trainer: Finetuner | null = null;
+    try {
+      const lora = initLoraWeights(
+        {
+          r: plan.lora.r,
+          alpha: plan.lora.alpha,
+          dropout: plan.lora.dropout,
+          targets: [...LORA_TARGETS],
+          useRslora: false,
+          baseModel: null,
+          modulesToSave: [],
+        },
+        config,
+        8,
+      );
+      model.lora = LoraGpu.upload(gpu, model.shape, lora);
+      const params = model.lora.parameters();
+      const paramBytes = params.reduce((s, p) => s + p.param.byteLength, 0);
+      const rows = Array.from({ length: 4 * B }, (_, i) => ({
+        query: randomText(T, 9000 + i),
+        pos: [{ text: randomText(T, 20000 + i) }],
+        neg: Array.from({ length: g - 1 }, (_, j) => ({ text: randomText(T, 40000 + i * g + j) })),
+      }));
+      trainer = new Finetuner(model, tok, rows, {
+        recipe,
+        batch: B,
+        groupSize: g,
+        tau: 0.05,
+        queryMaxLen: T,
+        passageMaxLen: T,
+        gradAccum: 1,
+        steps: 1000,
+        schedule: { kind: 'constant', lr: 1e-5, warmupSteps: 0, totalSteps: 1000 },
+        adamw: ADAMW_DEFAULTS,
+        seed: 3,
+        chunkSize,
+        baseVocab: config.vocabSize,
+      });
+      const step = trainer;
+      let t = { ms: 0, samples: [] as number[] };
+      const memory = await memoryDuring(
+        { trainableBytes: 2 * paramBytes, optimizerBytes: 2 * paramBytes },
+        async () => {
+          t = await timeWall(async () => {
+            const line = await step.trainStep();
+            if (!Number.isFinite(line.loss)) throw new Error(`the training loss became ${line.loss}`);
+          }, timing);
+        },
+      );
+      const variant =
+        chunkSize > 0
+          ? `InfoNCE step, GradCache chunks of ${chunkSize}: ${B} queries x ${g} passages`
+          : `InfoNCE step, plain: ${B} queries x ${g} passages`;
+      const row = rowOf(
+        'train_contrastive',
+        key,
+        variant,
+        sequences,
+        T,
+        t.ms,
+        t.samples.length,
+        (chunkSize > 0 ? 4 : 3) * (2 * layerParams * sequences * T + attentionFlops(config, sequences, T)),
+        memory,
+        [],
+      );
+      emit(row);
+      log(
+        `${key}: ${row.tokensPerS?.toFixed(0)} tokens/s, pool peak ${(memory.poolPeakInUseBytes / 2 ** 20).toFixed(0)} MiB`,
+      );
+    } catch (e) {
+      emit({ suite: 'model', key, error: errorMessage(e) });
+    } finally {
+      trainer?.destroy();
+      model.lora?.destroy();
+      model.lora = null;
+      gpu.pool.trim();
+    }
+  };
+
   try {
     const embeds = wanted('embed') ? [...plan.embed] : [];
     const trains = wanted('train') ? [...plan.train] : [];
@@ -379,6 +477,11 @@ export async function benchModel(
     if (trains.length > 0) await trainRow(...trains[0]);
     for (const [T, B] of big) await embedRow(T, B);
     for (const tr of trains.slice(1)) await trainRow(...tr);
+    if (wanted('train'))
+      for (const [B, g, T, c] of plan.contrastive) {
+        await contrastiveRow(B, g, T, 0);
+        await contrastiveRow(B, g, T, c);
+      }
   } finally {
     model.destroy();
     gpu.pool.trim();

@@ -196,7 +196,8 @@ function ourCells(r: BenchRow): string[] {
     ];
   if (r.suite === 'model')
     return [
-      r.name,
+      // Rows of one name that differ only in how they run (plain vs GradCache) carry the way in the key.
+      r.name === 'train_contrastive' ? `${r.name} (${r.key.split('|').at(-1)})` : r.name,
       r.shape,
       num(r.tokensPerS ?? 0),
       num(r.ms),
