@@ -311,29 +311,26 @@ export async function benchModel(
     }
   };
 
+  /** Puts a fresh LoRA (the plan's rank, all 7 projections) on the model; returns its parameter bytes. */
+  const attachLora = (seed: number): number => {
+    const { r, alpha, dropout } = plan.lora;
+    const lora = initLoraWeights(
+      { r, alpha, dropout, targets: [...LORA_TARGETS], useRslora: false, baseModel: null, modulesToSave: [] },
+      config,
+      seed,
+    );
+    model.lora = LoraGpu.upload(gpu, model.shape, lora);
+    return model.lora.parameters().reduce((s, p) => s + p.param.byteLength, 0);
+  };
+
   const trainRow = async (T: number, B: number) => {
     const key = trainKey(plan.model, B, T, 'f16w');
     // A step costs about 3 forwards; the warm-up step and the timed ones.
     if (!fits(key, 3 * B * T, 1 + timing.maxIterations)) return;
     let trainer: Pretrainer | null = null;
     try {
-      const lora = initLoraWeights(
-        {
-          r: plan.lora.r,
-          alpha: plan.lora.alpha,
-          dropout: plan.lora.dropout,
-          targets: [...LORA_TARGETS],
-          useRslora: false,
-          baseModel: null,
-          modulesToSave: [],
-        },
-        config,
-        7,
-      );
-      model.lora = LoraGpu.upload(gpu, model.shape, lora);
+      const paramBytes = attachLora(7);
       model.checkpointing = true;
-      const params = model.lora.parameters();
-      const paramBytes = params.reduce((s, p) => s + p.param.byteLength, 0);
       trainer = new Pretrainer(model, tok, randomPretrainRows(64, T, 5000), {
         recipe,
         maxLen: T,
@@ -389,22 +386,7 @@ export async function benchModel(
     if (!fits(key, 4 * sequences * T, 1 + timing.maxIterations)) return;
     let trainer: Finetuner | null = null;
     try {
-      const lora = initLoraWeights(
-        {
-          r: plan.lora.r,
-          alpha: plan.lora.alpha,
-          dropout: plan.lora.dropout,
-          targets: [...LORA_TARGETS],
-          useRslora: false,
-          baseModel: null,
-          modulesToSave: [],
-        },
-        config,
-        8,
-      );
-      model.lora = LoraGpu.upload(gpu, model.shape, lora);
-      const params = model.lora.parameters();
-      const paramBytes = params.reduce((s, p) => s + p.param.byteLength, 0);
+      const paramBytes = attachLora(8);
       const rows = Array.from({ length: 4 * B }, (_, i) => ({
         query: randomText(T, 9000 + i),
         pos: [{ text: randomText(T, 20000 + i) }],
