@@ -22,7 +22,7 @@ import dqCode from './attention-backward-dq.wgsl?raw';
 import statsCode from './attention-backward-stats.wgsl?raw';
 import {
   type AttentionOptions,
-  type AttentionShape,
+  attentionParams,
   attentionShape,
   foldedGrid,
   lseSizeCheck,
@@ -109,7 +109,7 @@ export function attentionBackward(
     const grid = foldedGrid(gpu, range.end - range.first, o);
     rec.dispatch({
       pipeline: p.dq,
-      params: backwardParams(s, mask, tiles, grid[0], l.chunks, range),
+      params: attentionParams(s, mask, { tiles, nx: grid[0], chunks: l.chunks }, range),
       bindings: [q, k, v, dOut, stats, mask.table, dq],
       workgroups: grid,
       label: `attention-backward-dq-${l.variant}`,
@@ -120,7 +120,7 @@ export function attentionBackward(
     const grid = foldedGrid(gpu, range.end - range.first, o);
     rec.dispatch({
       pipeline: p.dkdv,
-      params: backwardParams(s, mask, tiles, grid[0], l.chunks, range),
+      params: attentionParams(s, mask, { tiles, nx: grid[0], chunks: l.chunks }, range),
       bindings: [q, k, v, dOut, stats, mask.table, dk, dv],
       workgroups: grid,
       label: `attention-backward-dkdv-${l.variant}`,
@@ -128,27 +128,4 @@ export function attentionBackward(
   }
   // The pool hands the buffer out again only after this recorder's commands are submitted.
   stats.release();
-}
-
-function backwardParams(
-  s: AttentionShape,
-  mask: GpuMask,
-  tiles: number,
-  nx: number,
-  chunks: number,
-  range: { first: number; end: number },
-): Uint32Array {
-  return params([
-    s.batch,
-    s.seq,
-    s.nh,
-    s.nkv,
-    { f32: s.scale },
-    mask.desc.causal ? 1 : 0,
-    tiles,
-    nx,
-    chunks,
-    range.first,
-    range.end,
-  ]);
 }

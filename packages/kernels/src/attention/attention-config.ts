@@ -2,7 +2,7 @@
  * What the attention kernels share: options, shape checks, compile-time constants and the folded
  * workgroup grid.
  */
-import { type Gpu, grid1d, type Tensor } from '@llara/gpu';
+import { type Gpu, grid1d, params, type Tensor } from '@llara/gpu';
 import type { GpuMask } from './gpu-mask.ts';
 
 /** `plain`: one query row per invocation, f32 everywhere. `subgroups`: a row's head dim is split over lanes. */
@@ -95,4 +95,33 @@ export function foldedGrid(gpu: Gpu, count: number, o: AttentionOptions): [numbe
     gpu.limits.maxComputeWorkgroupsPerDimension,
   );
   return grid1d(count, 1, max);
+}
+
+/**
+ * The Params every attention kernel starts with (see the WGSL structs): shape, mask flags, the tiling,
+ * and this dispatch's range of flattened workgroups; `extra` fields follow (the forward's -Infinity).
+ */
+export function attentionParams(
+  s: AttentionShape,
+  mask: GpuMask,
+  grid: { tiles: number; nx: number; chunks: number },
+  range: { first: number; end: number },
+  extra: { f32: number }[] = [],
+): Uint32Array {
+  const { tiles, nx, chunks } = grid;
+  const causal = mask.desc.causal ? 1 : 0;
+  return params([
+    s.batch,
+    s.seq,
+    s.nh,
+    s.nkv,
+    { f32: s.scale },
+    causal,
+    tiles,
+    nx,
+    chunks,
+    range.first,
+    range.end,
+    ...extra,
+  ]);
 }

@@ -16,10 +16,10 @@
  * attentionForward(rec, q, k, v, out, lse, mask, { numHeads: 32, numKvHeads: 32, headDim: 128 });
  * ```
  */
-import { flopChunks, type Gpu, params, type Recorder, type Tensor } from '@llara/gpu';
+import { flopChunks, type Gpu, type Recorder, type Tensor } from '@llara/gpu';
 import {
   type AttentionOptions,
-  type AttentionShape,
+  attentionParams,
   attentionShape,
   foldedGrid,
   lseSizeCheck,
@@ -78,34 +78,12 @@ export function attentionForward(
     const workgroups = foldedGrid(gpu, range.end - range.first, o);
     rec.dispatch({
       pipeline: forwardPipeline(gpu, l, s.hd),
-      params: forwardParams(s, mask, tiles, workgroups[0], l.chunks, range),
+      params: attentionParams(s, mask, { tiles, nx: workgroups[0], chunks: l.chunks }, range, [
+        { f32: Number.NEGATIVE_INFINITY },
+      ]),
       bindings: [q, k, v, mask.table, out, lse],
       workgroups,
       label: `attention-forward-${l.variant}`,
     });
   }
-}
-
-function forwardParams(
-  s: AttentionShape,
-  mask: GpuMask,
-  tiles: number,
-  nx: number,
-  chunks: number,
-  range: { first: number; end: number },
-): Uint32Array {
-  return params([
-    s.batch,
-    s.seq,
-    s.nh,
-    s.nkv,
-    { f32: s.scale },
-    mask.desc.causal ? 1 : 0,
-    tiles,
-    nx,
-    { f32: Number.NEGATIVE_INFINITY },
-    chunks,
-    range.first,
-    range.end,
-  ]);
 }

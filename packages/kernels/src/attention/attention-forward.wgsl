@@ -18,14 +18,14 @@ struct Params {
   // Query tiles per (sequence, head); workgroups are flattened (tile, head, sequence) and folded.
   tiles: u32,
   nx: u32,
-  // -Infinity, the logsumexp of a row that sees no key (WGSL has no Inf literal).
-  neg_inf: f32,
   // CHUNKS again, as a value the compiler cannot unroll by (see chunk_count).
   chunks: u32,
   // This dispatch's flattened workgroups [first, end): large grids are split over several dispatches
   // so none runs long enough to trip an OS watchdog (see flopChunks).
   first: u32,
   end: u32,
+  // -Infinity, the logsumexp of a row that sees no key (WGSL has no Inf literal).
+  neg_inf: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
