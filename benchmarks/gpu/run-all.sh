@@ -5,6 +5,7 @@
 # recommended split is two calls (then one combined report here: see benchmarks/RESULTS.md):
 #   run --carry .device --carry .gl 'bash benchmarks/gpu/run-all.sh checks parity kernels torch-kernels search torch-search'
 #   run --carry .device --carry .gl 'bash benchmarks/gpu/run-all.sh model torch-model'
+#   run --carry .device --carry .gl 'bash benchmarks/gpu/run-all.sh index-choice'
 #
 # Stages (default: all, in this order):
 #   platform      nvidia-smi, python/torch/transformers versions, `device-main doctor`   (always runs)
@@ -14,6 +15,8 @@
 #   kernels       WGSL kernel benchmarks            torch-kernels   their PyTorch twins (same plan)
 #   search        GPU exact search benchmark        torch-search    torch_search_bench.py
 #   model         7B-shaped embed + LoRA pretext training     torch-model   transformers/PEFT twins
+#   index-choice  FlatIndex / GpuFlatIndex / IvfIndex (GPU k-means) on 1M x 768: build, queries/s, recall@10
+#                 (index-choice.json/.md; LanceDB and PGlite are not in the bundle: reported as not measured)
 #   report        RESULTS.md from whatever JSON is in $OUT (also rewritten after every bench stage)
 #
 # Outputs in $OUT (default benchmarks/out/run-all, git-ignored): *.json, *.log, RESULTS.md. No stage can abort the others: each
@@ -51,9 +54,9 @@ export OUT PYTHON SMOKE DM
 
 # Seconds a stage may take at most (its timeout) and needs at least to be worth starting.
 declare -A MAX=([checks]=240 [parity]=150 [kernels]=330 [torch-kernels]=200 [search]=200 [torch-search]=150
-  [model]=480 [torch-model]=300 [report]=30)
+  [model]=480 [torch-model]=300 [index-choice]=480 [report]=30)
 declare -A MIN=([checks]=60 [parity]=30 [kernels]=90 [torch-kernels]=45 [search]=60 [torch-search]=30
-  [model]=150 [torch-model]=90 [report]=5)
+  [model]=150 [torch-model]=90 [index-choice]=240 [report]=5)
 declare -A STATUS=()
 
 # run_stage NAME 'COMMAND': runs COMMAND (bash, may use the stage_* functions and $STAGE_TIMEOUT) under a
@@ -117,7 +120,7 @@ stage_report() {
 export -f stage_parity stage_torch stage_report
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(checks parity kernels torch-kernels search torch-search model torch-model report)
+[ ${#stages[@]} -eq 0 ] && stages=(checks parity kernels torch-kernels search torch-search model torch-model index-choice report)
 stage_platform
 for s in "${stages[@]}"; do
   case $s in
@@ -130,6 +133,7 @@ for s in "${stages[@]}"; do
     torch-kernels) run_stage torch-kernels 'stage_torch kernels' ;;
     torch-model) run_stage torch-model 'stage_torch model' ;;
     torch-search) run_stage torch-search '$PYTHON benchmarks/gpu/torch_search_bench.py --json "$OUT/torch-search.json" $SMOKE' ;;
+    index-choice) run_stage index-choice '$DM index-choice --json "$OUT/index-choice.json" --md "$OUT/index-choice.md" ${SMOKE:---full}' ;;
     *) log "unknown stage '$s' (skipped)"; continue ;;
   esac
   stage_report >>"$OUT/report.log" 2>&1

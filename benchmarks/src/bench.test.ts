@@ -6,6 +6,7 @@
 import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { benchIndexChoice, formatIndexChoice } from './index-choice.bench.ts';
 import { benchKernels, kernelPlan } from './kernels.bench.ts';
 import { benchModel, modelPlan } from './model.bench.ts';
 import { renderReport } from './report.ts';
@@ -76,6 +77,46 @@ describe('end-to-end benchmarks (smoke)', () => {
     expect(embed.every((r) => r.memory!.trainableBytes === 0)).toBe(true);
     const planned = new Set(modelPlan(true).map((s) => s.key));
     for (const r of rows) for (const k of r.torch) expect(planned.has(k), k).toBe(true);
+    // GradCache holds one chunk's activations instead of the whole batch's.
+    const [plain, cached] = ['plain', 'gradcache'].map((way) =>
+      rows.find((r) => r.name === 'train_contrastive' && r.key.split('|').at(-1)!.startsWith(way)),
+    );
+    expect(cached!.memory!.poolPeakInUseBytes).toBeLessThan(plain!.memory!.poolPeakInUseBytes);
+  });
+});
+
+describe('index choice (smoke)', () => {
+  it('measures every index against exact search, GPU k-means equal to CPU k-means', async () => {
+    const r = await benchIndexChoice(gpu, { size: 'smoke' });
+    expect(r.skipped).toEqual([]);
+    expect([...new Set(r.rows.map((x) => x.index))]).toEqual([
+      'FlatIndex',
+      'GpuFlatIndex',
+      'IvfIndex',
+      'LanceStore',
+      'PgVectorIndex',
+    ]);
+    for (const x of r.rows) {
+      expect(x.build_s, x.index).toBeGreaterThan(0);
+      expect(Number.isFinite(x.queries_per_s) && x.queries_per_s > 0, x.index).toBe(true);
+      expect(x.recall_at_10).toBeGreaterThanOrEqual(0);
+      expect(x.recall_at_10).toBeLessThanOrEqual(1);
+    }
+    // The exact indexes equal FlatIndex; IVF is exact when it probes every list and loses recall below.
+    const exact = r.rows.filter((x) => ['FlatIndex', 'GpuFlatIndex', 'LanceStore'].includes(x.index));
+    expect(exact.every((x) => x.exact && x.recall_at_10 === 1)).toBe(true);
+    const ivf = r.rows.filter((x) => x.index === 'IvfIndex');
+    const recalls = ivf.map((x) => x.recall_at_10);
+    expect(recalls).toEqual([...recalls].sort((a, b) => a - b));
+    expect(ivf.at(-1)!.exact).toBe(true);
+    expect(ivf[0].recall_at_10).toBeLessThan(1);
+    expect(r.rows.find((x) => x.index === 'PgVectorIndex')!.recall_at_10).toBeGreaterThan(0.5);
+    expect(r.training.map((t) => [t.where, t.same_as_cpu])).toEqual([
+      ['GPU', true],
+      ['CPU', null],
+    ]);
+    const md = formatIndexChoice(r);
+    expect(md.split('\n').filter((l) => l.startsWith('| IvfIndex |'))).toHaveLength(ivf.length);
   });
 });
 

@@ -7,6 +7,7 @@
  *   device-main parity --dir DIR --json FILE [--repo ROOT]   GPU forward vs transformers_parity.py's files
  *   device-main bench --json FILE [--smoke] [--suite kernels,model,search] [--md FILE] [--budget-s N]
  *   device-main plan --json FILE [--smoke] [--suite kernels,model]  the PyTorch specs for torch_bench.py
+ *   device-main index-choice --json FILE [--md FILE] [--smoke | --full]   index-choice.bench.ts
  *   device-main report --webgpu F[,F] [--torch F[,F]] [--checks F] [--parity F] --out RESULTS.md
  *
  * JSON files are rewritten after every row, so a run cut short still leaves what it measured.
@@ -19,6 +20,7 @@ import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { runChecks, summarizeChecks } from './checks.ts';
 import { doctor } from './doctor.ts';
+import { benchIndexChoice, formatIndexChoice } from './index-choice.bench.ts';
 import { runParity } from './parity.ts';
 import { type ChecksFile, normalizeTorch, renderReport } from './report.ts';
 import { type BenchResult, errorMessage, type Suite } from './rows.ts';
@@ -198,6 +200,22 @@ async function main(argv: string[]): Promise<number> {
       log(`plan: ${plan.length} PyTorch measurements written to ${file}`);
       return 0;
     }
+    case 'index-choice': {
+      const file = str(args, 'json', true)!;
+      const md = str(args, 'md');
+      if (args.flags.has('smoke') && args.flags.has('full'))
+        throw new UsageError('Use --smoke or --full, not both.');
+      const size = args.flags.has('smoke') ? 'smoke' : args.flags.has('full') ? 'full' : 'default';
+      const result = await withGpu((gpu) =>
+        benchIndexChoice(gpu, { size, log, onProgress: (res) => writeJson(file, res) }),
+      );
+      writeJson(file, result);
+      if (md) writeFileSync(md, `${formatIndexChoice(result)}\n`);
+      log(
+        `index-choice: ${result.rows.length} rows, ${result.skipped.length} not measured; wrote ${file}${md ? ` and ${md}` : ''}`,
+      );
+      return 0;
+    }
     case 'report': {
       const out = str(args, 'out', true)!;
       const webgpu = list(args, 'webgpu').map((f) => readJson(f) as BenchResult);
@@ -212,7 +230,7 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new UsageError(
-        `Unknown command "${cmd ?? ''}"; use doctor, checks, parity, bench, plan or report (see the top of device-main.ts).`,
+        `Unknown command "${cmd ?? ''}"; use doctor, checks, parity, bench, plan, index-choice or report (see the top of device-main.ts).`,
       );
   }
 }

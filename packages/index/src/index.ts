@@ -22,7 +22,20 @@ export {
 export { checkSearch, dot, FlatIndex, type FlatIndexOptions, scanStore } from './flat-index.ts';
 export { GpuFlatIndex, type GpuFlatIndexOptions } from './gpu-flat-index.ts';
 export { IvfIndex, type IvfOptions } from './ivf.ts';
-export { type KMeansOptions, type KMeansResult, kmeans, nearestCentroid, normalizeRows } from './kmeans.ts';
+export {
+  type AssignmentRequest,
+  defaultInit,
+  type KMeansInit,
+  type KMeansOptions,
+  type KMeansResult,
+  kmeans,
+  kmeansSteps,
+  nearestCentroid,
+  nearestCentroids,
+  normalizeRows,
+  PLUS_PLUS_BUDGET,
+} from './kmeans.ts';
+export { kmeansOnGpu, nearestCentroidsOnGpu } from './kmeans-gpu.ts';
 export {
   type EvaluateOptions,
   type Evaluation,

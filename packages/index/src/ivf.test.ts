@@ -1,8 +1,9 @@
-import { randomArray, seededRandom } from '@llara/gpu';
-import { describe, expect, it } from 'vitest';
+import { type Gpu, randomArray, seededRandom } from '@llara/gpu';
+import { requestNodeGpu } from '@llara/gpu/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlatIndex } from './flat-index.ts';
 import { IvfIndex } from './ivf.ts';
-import { kmeans, normalizeRows } from './kmeans.ts';
+import { defaultInit, kmeans, kmeansSteps, normalizeRows } from './kmeans.ts';
 import type { SearchHit } from './ranking.ts';
 
 /** `n` unit vectors scattered (noise `spread`) around `centers` random unit directions. */
@@ -50,6 +51,44 @@ describe('kmeans', () => {
       'k-means needs at least k = 4 points to train on, got 3.',
     );
   });
+
+  it('initialises with k-means++ or k random points, by cost when not told', () => {
+    const x = clustered(800, d, centers, 0.05, 12);
+    const plusPlus = kmeans(x, d, 16, { seed: 5 });
+    expect(plusPlus.init).toBe('kmeans++');
+    const random = kmeans(x, d, 16, { seed: 5, init: 'random' });
+    expect(random.init).toBe('random');
+    expect(random.centroids).not.toEqual(plusPlus.centroids);
+    // Random init starts from 16 of the (normalised) training points themselves.
+    const start = kmeans(x, d, 16, { seed: 5, init: 'random', iterations: 0 }).centroids;
+    const points = normalizeRows(x.slice(), d);
+    for (let c = 0; c < 16; c++) {
+      const row = start.subarray(c * d, c * d + d);
+      const found = Array.from({ length: 800 }, (_, i) => i).some((i) =>
+        row.every((v, j) => v === points[i * d + j]),
+      );
+      expect(found, `centroid ${c}`).toBe(true);
+    }
+    // Greedy k-means++ costs n k d (2 + ln k): fine for small problems, 'random' for IVF-sized k.
+    expect(defaultInit(2000, 32, 16)).toBe('kmeans++');
+    expect(defaultInit(20_000, 256, 566)).toBe('random');
+    expect(kmeans(x, d, 16, { seed: 5, maxPoints: 800, iterations: 1 }).init).toBe('kmeans++');
+    expect(() => kmeans(x, d, 4, { init: 'best' as 'random' })).toThrow(
+      "k-means init must be 'kmeans++' or 'random', got 'best'.",
+    );
+  });
+
+  it('checks what the assignment step answers', () => {
+    const x = clustered(100, d, centers, 0.05, 3);
+    const steps = kmeansSteps(x, d, 4);
+    steps.next();
+    expect(() => steps.next(new Int32Array(99))).toThrow('The assignment step returned 99 of 100 points.');
+    const again = kmeansSteps(x, d, 4);
+    again.next();
+    expect(() => again.next(new Int32Array(100).fill(4))).toThrow(
+      'The assignment step put point 0 in cluster 4 of 4.',
+    );
+  });
 });
 
 describe('IvfIndex', () => {
@@ -90,5 +129,47 @@ describe('IvfIndex', () => {
     );
     expect(untrained.searchSync(queries.subarray(0, d), 3)).toEqual([[]]);
     expect(() => new IvfIndex(d, { nlist: 0 })).toThrow('nlist must be a positive integer, got 0.');
+  });
+});
+
+describe('IvfIndex on the GPU', () => {
+  let gpu: Gpu;
+  beforeAll(async () => {
+    gpu = await requestNodeGpu();
+  });
+  afterAll(() => gpu?.destroy());
+
+  const n = 1200;
+  const ids = Array.from({ length: n }, (_, i) => `v${i}`);
+  const x = clustered(n, d, centers, 0.35, 21);
+  const queries = clustered(20, d, centers, 0.35, 22);
+
+  it('builds the same index as the CPU: centroids, lists and search results', async () => {
+    for (const init of ['kmeans++', 'random'] as const) {
+      const options = { nlist: 24, nprobe: 3, seed: 4, init };
+      const cpu = IvfIndex.build(ids.slice(0, 1000), x.subarray(0, 1000 * d), d, options);
+      const onGpu = await IvfIndex.buildOnGpu(gpu, ids.slice(0, 1000), x.subarray(0, 1000 * d), d, options);
+      expect(onGpu.getCentroids(), init).toEqual(cpu.getCentroids());
+      expect(onGpu.listSizes()).toEqual(cpu.listSizes());
+      // Vectors added later (not in the training set) go to the same lists too.
+      cpu.add(ids.slice(1000), x.subarray(1000 * d));
+      await onGpu.addOnGpu(gpu, ids.slice(1000), x.subarray(1000 * d));
+      expect(onGpu.listSizes()).toEqual(cpu.listSizes());
+      expect(await onGpu.search(queries, 10)).toEqual(await cpu.search(queries, 10));
+    }
+  });
+
+  it('checks its inputs before using the GPU', async () => {
+    const untrained = new IvfIndex(d, { nlist: 4 });
+    expect(untrained.getCentroids()).toBeUndefined();
+    await expect(untrained.addOnGpu(gpu, ['a'], x.subarray(0, d))).rejects.toThrow(
+      'The IVF index must be trained before vectors are added.',
+    );
+    await untrained.trainOnGpu(gpu, x.subarray(0, 100 * d));
+    await expect(untrained.addOnGpu(gpu, ['a', 'a'], x.subarray(0, 2 * d))).rejects.toThrow(
+      'The id "a" is already in the index.',
+    );
+    await untrained.addOnGpu(gpu, [], new Float32Array(0));
+    expect(untrained.size).toBe(0);
   });
 });

@@ -1,9 +1,14 @@
 /**
- * IVF-Flat on the CPU: vectors are grouped by their nearest k-means centroid (inner product, spherical);
- * a search scores only the `nprobe` lists whose centroids best match the query. nprobe = nlist is exact.
+ * IVF-Flat: vectors are grouped by their nearest k-means centroid (inner product, spherical); a search
+ * scores only the `nprobe` lists whose centroids best match the query. nprobe = nlist is exact.
+ *
+ * Training and list assignment run on the CPU (`train`, `add`) or with their O(n k d) part on a GPU
+ * (`trainOnGpu`, `addOnGpu`, `buildOnGpu`); both give the same centroids and lists. Search is on the CPU.
  */
+import type { Gpu } from '@llara/gpu';
 import { checkSearch, dot, scanStore } from './flat-index.ts';
-import { kmeans, nearestCentroid } from './kmeans.ts';
+import { type KMeansInit, type KMeansResult, kmeans, nearestCentroids } from './kmeans.ts';
+import { kmeansOnGpu, nearestCentroidsOnGpu } from './kmeans-gpu.ts';
 import type { SearchHit } from './ranking.ts';
 import { TopK } from './top-k.ts';
 import type { VectorDType, VectorIndex } from './vector-index.ts';
@@ -20,6 +25,8 @@ export interface IvfOptions {
   seed?: number;
   /** k-means iterations (default 20). */
   iterations?: number;
+  /** k-means initialisation (default: see `KMeansOptions.init`; 'random' for large nlist). */
+  init?: KMeansInit;
 }
 
 /**
@@ -54,6 +61,23 @@ export class IvfIndex implements VectorIndex {
     return index;
   }
 
+  /**
+   * `build` with k-means and list assignment on the GPU: the same index as `build`.
+   * @example const ivf = await IvfIndex.buildOnGpu(gpu, ids, vectors, 768, { nlist: 1024, nprobe: 32 });
+   */
+  static async buildOnGpu(
+    gpu: Gpu,
+    ids: readonly string[],
+    vectors: Float32Array,
+    dims: number,
+    options: IvfOptions,
+  ): Promise<IvfIndex> {
+    const index = new IvfIndex(dims, options);
+    await index.trainOnGpu(gpu, vectors);
+    await index.addOnGpu(gpu, ids, vectors);
+    return index;
+  }
+
   get size(): number {
     return this.listOf.size;
   }
@@ -67,14 +91,49 @@ export class IvfIndex implements VectorIndex {
     return this.lists.map((l) => l.size);
   }
 
-  /** Learns the `nlist` centroids from sample vectors (row-major `[n, dims]`, n >= nlist). */
-  train(vectors: Float32Array): void {
+  /**
+   * Learns the `nlist` centroids from sample vectors (row-major `[n, dims]`, n >= nlist); returns the
+   * k-means run (iterations, initialisation).
+   */
+  train(vectors: Float32Array): KMeansResult {
     checkRows(vectors, this.dims, 'The training vectors');
-    const { seed, iterations } = this.options;
-    this.centroids = kmeans(vectors, this.dims, this.nlist, { seed, iterations }).centroids;
+    const result = kmeans(vectors, this.dims, this.nlist, this.kmeansOptions());
+    this.centroids = result.centroids.slice();
+    return result;
+  }
+
+  /** `train` with the k-means assignment step on the GPU: the same centroids. */
+  async trainOnGpu(gpu: Gpu, vectors: Float32Array): Promise<KMeansResult> {
+    checkRows(vectors, this.dims, 'The training vectors');
+    const result = await kmeansOnGpu(gpu, vectors, this.dims, this.nlist, this.kmeansOptions());
+    this.centroids = result.centroids.slice();
+    return result;
+  }
+
+  /** A copy of the `[nlist, dims]` centroids, or undefined before training. */
+  getCentroids(): Float32Array | undefined {
+    return this.centroids?.slice();
   }
 
   add(ids: readonly string[], vectors: Float32Array): void {
+    const centroids = this.checkAdd(ids, vectors);
+    this.insert(ids, vectors, nearestCentroids(vectors, centroids, this.dims));
+  }
+
+  /** `add` with each vector's list found on the GPU: the same lists. Do not change the index meanwhile. */
+  async addOnGpu(gpu: Gpu, ids: readonly string[], vectors: Float32Array): Promise<void> {
+    const centroids = this.checkAdd(ids, vectors);
+    if (ids.length === 0) return;
+    this.insert(ids, vectors, await nearestCentroidsOnGpu(gpu, vectors, centroids, this.dims));
+  }
+
+  private kmeansOptions() {
+    const { seed, iterations, init } = this.options;
+    return { seed, iterations, init };
+  }
+
+  /** Checks an add call; returns the centroids. */
+  private checkAdd(ids: readonly string[], vectors: Float32Array): Float32Array {
     const centroids = this.centroids;
     if (!centroids) throw new Error('The IVF index must be trained before vectors are added.');
     const n = checkRows(vectors, this.dims, 'The vectors to add');
@@ -85,12 +144,24 @@ export class IvfIndex implements VectorIndex {
       if (this.listOf.has(id) || seen.has(id)) throw new Error(`The id "${id}" is already in the index.`);
       seen.add(id);
     }
+    return centroids;
+  }
+
+  /** Appends vector i to list `lists[i]`, list by list (one store append per list). */
+  private insert(ids: readonly string[], vectors: Float32Array, lists: Int32Array): void {
     const d = this.dims;
-    for (let i = 0; i < n; i++) {
-      const list = nearestCentroid(vectors, i * d, centroids, d);
-      this.lists[list].add([ids[i]], vectors.subarray(i * d, i * d + d));
-      this.listOf.set(ids[i], list);
-    }
+    const members: number[][] = this.lists.map(() => []);
+    for (let i = 0; i < lists.length; i++) members[lists[i]].push(i);
+    members.forEach((rows, list) => {
+      if (rows.length === 0) return;
+      const batch = new Float32Array(rows.length * d);
+      for (const [j, i] of rows.entries()) batch.set(vectors.subarray(i * d, i * d + d), j * d);
+      this.lists[list].add(
+        rows.map((i) => ids[i]),
+        batch,
+      );
+      for (const i of rows) this.listOf.set(ids[i], list);
+    });
   }
 
   remove(ids: readonly string[]): number {
