@@ -64,7 +64,14 @@ export default defineConfig({
   // The repo's bundled data (the stories260K model, the Cranfield corpus) is served as-is.
   publicDir: join(repo, 'data'),
   plugins: [demoAdapter(DEMO_ADAPTER_DIR)],
-  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 2000,
+    // Two pages: the retrieval demo and the kernel benchmarks.
+    rollupOptions: { input: { main: join(here, 'index.html'), bench: join(here, 'bench.html') } },
+  },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },
 });

@@ -6,12 +6,12 @@
 import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { benchMeta } from './bench-meta.ts';
 import { benchIndexChoice, formatIndexChoice } from './index-choice.bench.ts';
 import { benchKernels, kernelPlan } from './kernels.bench.ts';
 import { benchModel, modelPlan } from './model.bench.ts';
 import { renderReport } from './report.ts';
 import { type BenchRow, rowProblems } from './rows.ts';
-import { benchMeta } from './run-bench.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {

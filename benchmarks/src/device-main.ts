@@ -18,13 +18,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
+import { benchMeta } from './bench-meta.ts';
 import { runChecks, summarizeChecks } from './checks.ts';
 import { doctor } from './doctor.ts';
 import { benchIndexChoice, formatIndexChoice } from './index-choice.bench.ts';
 import { runParity } from './parity.ts';
 import { type ChecksFile, normalizeTorch, renderReport } from './report.ts';
 import { type BenchResult, errorMessage, type Suite } from './rows.ts';
-import { benchMeta, runBench, SUITES, torchPlan } from './run-bench.ts';
+import { runBench, SUITES, torchPlan } from './run-bench.ts';
 
 class UsageError extends Error {}
 

@@ -1,3 +1,4 @@
+export { benchMeta } from './bench-meta.ts';
 export type { CheckResult, CheckStatus } from './check-result.ts';
 export { type ChecksOptions, runChecks, summarizeChecks } from './checks.ts';
 export { type DoctorReport, doctor } from './doctor.ts';
@@ -36,7 +37,7 @@ export {
   rowProblems,
   type Suite,
 } from './rows.ts';
-export { benchMeta, type RunBenchOptions, runBench, SUITES, torchPlan } from './run-bench.ts';
+export { type RunBenchOptions, runBench, SUITES, torchPlan } from './run-bench.ts';
 export { randomPretrainRows, randomText, wordTokenizer } from './synthetic-text.ts';
 export { type Timing, type TimingOptions, timeRecorded, timeWall } from './timing.ts';
 export type { TorchDType, TorchSpec } from './torch-plan.ts';

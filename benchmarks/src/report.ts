@@ -246,7 +246,7 @@ export function renderReport(input: ReportInput): string {
     lines.push(
       `- date: ${meta.date ?? '?'}`,
       `- device: ${meta.device ?? '?'} (${meta.backend ?? '?'}${meta.isFallbackAdapter ? ', software fallback adapter' : ''}); roofline peaks: ${meta.peaks ?? 'unknown device: no fractions'}`,
-      `- node ${meta.node ?? '?'}; commands: ${[...new Set([...input.webgpu.map((w) => w.meta.command), ...(input.checks ?? []).map((c) => c.meta.command), ...(input.parity ?? []).map((c) => c.meta.command)])].map((c) => `\`${c}\``).join(', ')}`,
+      `- ${meta.browser ? `browser: ${meta.browser}` : `node ${meta.node ?? '?'}`}; commands: ${[...new Set([...input.webgpu.map((w) => w.meta.command), ...(input.checks ?? []).map((c) => c.meta.command), ...(input.parity ?? []).map((c) => c.meta.command)])].map((c) => `\`${c}\``).join(', ')}`,
     );
     if (meta.smoke)
       lines.push(

@@ -76,7 +76,10 @@ export interface BenchMeta {
   isFallbackAdapter: boolean;
   smoke: boolean;
   command: string;
+  /** Node's version (`v20.19.0`), or 'none' in a browser. */
   node: string;
+  /** The browser's user agent, when the suite ran in a page. */
+  browser?: string;
   /** Datasheet row the fractions use, or null on unknown devices. */
   peaks: string | null;
 }

@@ -7,18 +7,11 @@
  * ```
  */
 import type { Gpu } from '@llara/gpu';
+import { benchMeta } from './bench-meta.ts';
 import { benchSearch } from './index-search.bench.ts';
 import { benchKernels, kernelPlan } from './kernels.bench.ts';
 import { benchModel, modelPlan } from './model.bench.ts';
-import { devicePeaks } from './roofline.ts';
-import {
-  type BenchMeta,
-  type BenchResult,
-  type BenchRow,
-  errorMessage,
-  type Failure,
-  type Suite,
-} from './rows.ts';
+import { type BenchResult, type BenchRow, errorMessage, type Failure, type Suite } from './rows.ts';
 import type { TorchSpec } from './torch-plan.ts';
 
 export const SUITES: readonly Suite[] = ['kernels', 'model', 'search'];
@@ -33,21 +26,6 @@ export interface RunBenchOptions {
   /** Called after every row or failure with the result so far (incremental JSON). */
   onProgress?: (result: BenchResult, last: BenchRow | Failure) => void;
   log?: (line: string) => void;
-}
-
-export function benchMeta(gpu: Gpu, smoke: boolean, command: string): BenchMeta {
-  const a = gpu.caps.adapter;
-  const device = a.device || a.description || a.architecture || 'unknown adapter';
-  return {
-    date: new Date().toISOString(),
-    device,
-    backend: gpu.caps.backend,
-    isFallbackAdapter: gpu.caps.isFallbackAdapter,
-    smoke,
-    command,
-    node: process.version,
-    peaks: devicePeaks(device)?.source ?? null,
-  };
 }
 
 /** The search benchmark's rows (index-search.bench.ts) in the common row format. */

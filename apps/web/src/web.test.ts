@@ -4,7 +4,7 @@
  * ranking, the adapter path, the folder picker and an error message. Leaves a screenshot in
  * apps/web/test-output/.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,29 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { seededRandom } from '@llara/gpu';
 import { initLoraWeights, type LoraConfig, parseLlamaConfig } from '@llara/llama';
 import { writeAdapterFolder } from '@llara/llama/node';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { build, type PreviewServer, preview } from 'vite';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServedApp, serveApp } from './test-browser.ts';
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const dataDir = fileURLToPath(new URL('../../../data/', import.meta.url));
-const configFile = join(appDir, 'vite.config.ts');
 const screenshot = join(appDir, 'test-output/web-demo.png');
-
-const CHROMIUM = process.env.LLARA_CHROMIUM || '/usr/bin/chromium';
-// What gives a WebGPU adapter (SwiftShader, compute only) in headless Debian Chromium 156 as root; the
-// rest keeps the browser from reaching the network. SwiftShader is Chromium's own software Vulkan, so
-// no Vulkan/Mesa flags are needed.
-const CHROMIUM_FLAGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 // Five documents and queries whose ranking stories260K (a TinyStories model, not trained for retrieval)
 // gets right: it matches near-verbatim text, not topics, so the queries repeat most of one document.
@@ -48,11 +32,9 @@ const DOCUMENTS = [
 const HEAT_QUERY = 'heat transfer from a hot plate to a cold fluid depends on temperature difference';
 const ROCKET_QUERY = DOCUMENTS[3];
 
-let server: PreviewServer | undefined;
-let browser: Browser | undefined;
+let app: ServedApp | undefined;
 let page: Page;
 let adapterDir = '';
-let outDir = '';
 const pageErrors: string[] = [];
 
 /** A small PEFT adapter with non-zero B, so applying it visibly changes the embeddings. */
@@ -119,36 +101,20 @@ async function embedDocuments(): Promise<string> {
 
 describe('web demo in Chromium', () => {
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} does not exist: install Debian's chromium (apt-get install chromium) or set LLARA_CHROMIUM to a Chromium binary.`,
-      );
     adapterDir = mkdtempSync(join(tmpdir(), 'llara-web-adapter-'));
-    outDir = mkdtempSync(join(tmpdir(), 'llara-web-dist-'));
     await writeTestAdapter(adapterDir);
     // Read by vite.config.ts when build/preview load it.
     process.env.LLARA_DEMO_ADAPTER_DIR = adapterDir;
-    await build({ configFile, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-    server = await preview({
-      configFile,
-      logLevel: 'warn',
-      build: { outDir },
-      preview: { host: '127.0.0.1', port: 0, strictPort: false },
-    });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    app = await serveApp();
+    page = await app.browser.newPage({ viewport: { width: 1100, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    const url = server.resolvedUrls?.local[0];
-    if (!url) throw new Error('vite preview reported no local URL.');
-    await page.goto(url);
+    await page.goto(app.url);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await app?.close();
     delete process.env.LLARA_DEMO_ADAPTER_DIR;
     if (adapterDir) rmSync(adapterDir, { recursive: true, force: true });
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
   it('shows the WebGPU device and finds the demo adapter', async () => {
