@@ -11,6 +11,8 @@ import {
   type AttentionVariant,
   attentionBackward,
   attentionForward,
+  attentionSubgroupMatrixShape,
+  describeAttention,
   type MaskDescription,
   maskAllows,
   paddedCausalMask,
@@ -62,6 +64,9 @@ export function attentionCheckCases(smoke: boolean): Case[] {
 
 const TOL_OUT: Tolerance = { atol: 5e-5, rtol: 1e-3 };
 const TOL_LSE: Tolerance = { atol: 1e-4, rtol: 1e-5 };
+/** The tensor-core forward rounds q, k, v and the probabilities to f16 (see its emulation test). */
+const TOL_OUT_F16: Tolerance = { atol: 5e-3, rtol: 5e-3 };
+const TOL_LSE_F16: Tolerance = { atol: 5e-3, rtol: 1e-3 };
 
 /** Softmax of one (sequence b, row i, head h) over its visible keys, in f64. */
 function rowSoftmax(
@@ -321,6 +326,49 @@ export async function checkAttention(gpu: Gpu, smoke: boolean): Promise<CheckRes
             tolerance: '',
             detail: errorMessage(e),
             seconds: (performance.now() - t1) / 1000,
+          });
+        }
+      }
+      // The f16 tensor-core forward (what inference uses where the device has subgroup matrices).
+      const name = `attention forward f16 subgroup-matrix ${c.name}`;
+      const t2 = performance.now();
+      if (!attentionSubgroupMatrixShape(gpu, D)) {
+        results.push({
+          name,
+          status: 'skipped',
+          maxAbsError: null,
+          tolerance: '',
+          detail: 'skipped: device lacks subgroup matrices',
+          seconds: 0,
+        });
+      } else {
+        try {
+          const rec = gpu.recorder();
+          attentionForward(rec, q, k, v, out, lse, mask, { numHeads: H, numKvHeads: KV, headDim: D });
+          rec.submit();
+          const gotOut = await readRows(gpu, out, flat, H * D);
+          const lseAll = (await gpu.read(lse)) as Float32Array;
+          const gotLse = flat.map((r) => Float64Array.from({ length: H }, (_, h) => lseAll[h * rowsN + r]));
+          const fwd = combine([
+            ...flat.map((r, n) => compare(`out row ${r}`, gotOut[n], refOut[n], TOL_OUT_F16)),
+            ...flat.map((r, n) => compare(`lse row ${r}`, gotLse[n], refLse[n], TOL_LSE_F16)),
+          ]);
+          results.push({
+            name,
+            status: fwd.ok ? 'pass' : 'fail',
+            maxAbsError: fwd.maxAbsError,
+            tolerance: `out ${toleranceText(TOL_OUT_F16)}; lse ${toleranceText(TOL_LSE_F16)}`,
+            detail: `${describeAttention(gpu, { numHeads: H, numKvHeads: KV, headDim: D })}; ${flat.length} rows x ${H} heads: ${fwd.message}`,
+            seconds: (performance.now() - t2) / 1000,
+          });
+        } catch (e) {
+          results.push({
+            name,
+            status: 'error',
+            maxAbsError: null,
+            tolerance: '',
+            detail: errorMessage(e),
+            seconds: 0,
           });
         }
       }

@@ -16,6 +16,7 @@ import {
   adamw,
   attentionBackward,
   attentionForward,
+  attentionSubgroupMatrixShape,
   bowLoss,
   crossEntropy,
   describeAttention,
@@ -388,6 +389,11 @@ export async function benchKernels(
       const shape = attentionShape(a);
       const keyOf = (pass: string, v: string) => `attention_${pass}|${shape}|causal|f32|${v}`;
       const keys = variants.flatMap((v) => [keyOf('forward', v), keyOf('backward', v)]);
+      // The f16 tensor-core forward (inference's attention where the device has subgroup matrices).
+      const tcKey = `attention_forward|${shape}|causal|f16|subgroup-matrix`;
+      const tensorCores = !opts.attentionVariants && attentionSubgroupMatrixShape(gpu, a.D) !== null;
+      if (!opts.attentionVariants && !tensorCores) fail(tcKey, 'skipped: device lacks subgroup matrices');
+      if (tensorCores) keys.push(tcKey);
       await group(keys, async (t) => {
         const rowsN = a.B * a.T;
         const qn = rowsN * a.H * a.D;
@@ -439,6 +445,24 @@ export async function benchKernels(
               note,
             },
             (r) => attentionBackward(r, q, k, v, out, dOut, lse, dq, dk, dv, mask, o),
+          );
+        }
+        if (tensorCores) {
+          const o = { numHeads: a.H, numKvHeads: a.KV, headDim: a.D };
+          await measure(
+            {
+              name: 'attention_forward',
+              key: tcKey,
+              variant: 'subgroup-matrix',
+              shape,
+              dtype: 'f16',
+              roofline: 'fp16-tensor',
+              // Model flops (the kernel computes q.k twice: its two passes do 1.5x this).
+              flops: fwdFlops,
+              torch: (['fp16'] as const).map((d) => attentionTorchKey('forward', a, d)),
+              note: describeAttention(gpu, o),
+            },
+            (rec) => attentionForward(rec, q, k, v, out, lse, mask, o),
           );
         }
       });

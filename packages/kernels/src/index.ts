@@ -8,6 +8,10 @@ export {
   MAX_HEAD_DIM,
 } from './attention/attention-config.ts';
 export { attentionForward, describeAttention } from './attention/attention-forward.ts';
+export {
+  ATTENTION_SM_MAX_HEAD_DIM,
+  attentionSubgroupMatrixShape,
+} from './attention/attention-forward-subgroup-matrix.ts';
 export { type AttentionLayout, attentionLayout } from './attention/attention-layout.ts';
 export { type GpuMask, maskTable, uploadMask } from './attention/gpu-mask.ts';
 export { denseMask, type MaskDescription, maskAllows, paddedCausalMask } from './attention/mask.ts';

@@ -111,7 +111,9 @@ export function layerForward(
   rope(rec, k, inp.positions, { numHeads: numKvHeads, headDim, theta: shape.ropeTheta });
   const a = t(numHeads * headDim, 'attn');
   const lse = gpu.tensor('f32', [numHeads, N], undefined, { label: 'lse' });
-  attentionForward(rec, q, k, v, a, lse, inp.mask, { numHeads, numKvHeads, headDim });
+  // Training keeps f32 attention: the backward recomputes the scores in f32 against this lse.
+  const precision = inp.train ? 'f32' : 'f16';
+  attentionForward(rec, q, k, v, a, lse, inp.mask, { numHeads, numKvHeads, headDim, precision });
   const o = t(H, 'o');
   saved.o_proj = linearForward(rec, a, w.o, o, N, ctx('o_proj'));
   const x2 = t(H, 'x2');

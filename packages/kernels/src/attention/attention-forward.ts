@@ -9,7 +9,8 @@
  * Padding slots are never read, so whatever they hold (even NaN) cannot reach a valid row. Key tiles
  * past the causal diagonal, in the padding, or (for block-B rows) inside block A are skipped.
  * Variants (attention-layout.ts): `plain` everywhere, `subgroups` where the device has them and
- * headDim > 8; `describeAttention` names the choice.
+ * headDim > 8, and with precision 'f16' (the default) on devices with f16 subgroup matrices the
+ * tensor-core forward (attention-forward-subgroup-matrix.ts); `describeAttention` names the choice.
  *
  * ```ts
  * const mask = uploadMask(gpu, paddedCausalMask(T, lengths, 'left'));
@@ -26,6 +27,11 @@ import {
   withConstants,
 } from './attention-config.ts';
 import code from './attention-forward.wgsl?raw';
+import {
+  ATTENTION_SM_TILE,
+  attentionForwardSubgroupMatrix,
+  attentionSubgroupMatrixShape,
+} from './attention-forward-subgroup-matrix.ts';
 import lanesCode from './attention-lanes.wgsl?raw';
 import { type AttentionLayout, attentionLayout, layoutConstants, layoutDefines } from './attention-layout.ts';
 import maskCode from './attention-mask.wgsl?raw';
@@ -33,8 +39,17 @@ import type { GpuMask } from './gpu-mask.ts';
 
 const SOURCE = `${code}\n${maskCode}\n${lanesCode}`;
 
+/** The tensor-core forward's matrix shape when `attentionForward` would use it for these options. */
+function tensorCoreShape(gpu: Gpu, o: AttentionOptions) {
+  if (o.precision === 'f32' || o.variant !== undefined) return null;
+  return attentionSubgroupMatrixShape(gpu, o.headDim);
+}
+
 /** One line naming the variant and tiling `attentionForward` uses on this device, for logs and benchmarks. */
 export function describeAttention(gpu: Gpu, o: AttentionOptions): string {
+  const tc = tensorCoreShape(gpu, o);
+  if (tc)
+    return `attention f16 subgroup-matrix ${tc.M}x${tc.N}x${tc.K}: ${ATTENTION_SM_TILE.NSG * tc.M} rows x ${ATTENTION_SM_TILE.BKV} keys per tile, two passes`;
   const l = attentionLayout(gpu, o);
   const split = l.lanes === 1 ? 'one query row per invocation' : `${l.lanes} subgroup lanes per query row`;
   return `attention f32 ${l.variant}: ${split}, ${l.rows} rows x ${l.keyTile} keys per tile`;
@@ -70,6 +85,11 @@ export function attentionForward(
   ]);
   lseSizeCheck(lse, s);
   const gpu = rec.gpu;
+  const tensorCores = tensorCoreShape(gpu, o);
+  if (tensorCores) {
+    attentionForwardSubgroupMatrix(rec, { q, k, v, out, lse }, mask, s, o, tensorCores);
+    return;
+  }
   const l = attentionLayout(gpu, o);
   const tiles = Math.ceil(s.seq / l.rows);
   // Per workgroup: ROWS query rows against up to `seq` keys, q.k and p.v (2 flops each per element).

@@ -7,7 +7,7 @@
  * Every memory access is bounds-checked here, so an index that would read past a buffer on the GPU
  * throws instead. Keep it in step with the WGSL: the two are reviewed together.
  */
-import { f16BitsToF32, f32ToF16Bits } from '@llara/gpu';
+import { at, type Mat, matLoad, matMulAcc, matStore, put, toF16 } from '../common/subgroup-matrix.emu.ts';
 import { type MatmulOptions, storedShapes, tileChunks, tileGrid } from './matmul-options.ts';
 import { SUBGROUP_MATRIX_TILE, type SubgroupMatrixShape } from './matmul-subgroup-matrix.ts';
 
@@ -22,68 +22,6 @@ export interface SubgroupMatrixEmulation {
   maxWorkgroupsPerDim?: number;
   /** Output tiles per dispatch (small values exercise the split into several dispatches). */
   maxTilesPerDispatch?: number;
-}
-
-/** A subgroup matrix as rows x cols values, row-major. */
-interface Mat {
-  rows: number;
-  cols: number;
-  v: Float32Array;
-}
-
-const toF16 = (x: number) => f16BitsToF32(f32ToF16Bits(x));
-
-function at(arr: ArrayLike<number>, i: number, what: string): number {
-  if (!(i >= 0 && i < arr.length && Number.isInteger(i)))
-    throw new Error(`${what}: index ${i} outside [0, ${arr.length})`);
-  return arr[i];
-}
-
-function put(arr: Float32Array, i: number, v: number, what: string): void {
-  if (!(i >= 0 && i < arr.length && Number.isInteger(i)))
-    throw new Error(`${what}: index ${i} outside [0, ${arr.length})`);
-  arr[i] = v;
-}
-
-/** subgroupMatrixLoad: entry [r, c] at offset + r*stride + c (row-major) or offset + c*stride + r. */
-function matLoad(
-  arr: ArrayLike<number>,
-  offset: number,
-  colMajor: boolean,
-  stride: number,
-  rows: number,
-  cols: number,
-  what: string,
-): Mat {
-  if (stride < (colMajor ? rows : cols)) throw new Error(`${what}: stride ${stride} too small`);
-  const v = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++)
-      v[r * cols + c] = at(arr, offset + (colMajor ? c * stride + r : r * stride + c), what);
-  }
-  return { rows, cols, v };
-}
-
-function matStore(arr: Float32Array, offset: number, m: Mat, stride: number, what: string): void {
-  if (stride < m.cols) throw new Error(`${what}: stride ${stride} too small`);
-  for (let r = 0; r < m.rows; r++) {
-    for (let c = 0; c < m.cols; c++) put(arr, offset + r * stride + c, m.v[r * m.cols + c], what);
-  }
-}
-
-/** subgroupMatrixMultiplyAccumulate: products of f16 values are exact; sums rounded to f32. */
-function matMulAcc(a: Mat, b: Mat, acc: Mat): Mat {
-  if (a.cols !== b.rows || a.rows !== acc.rows || b.cols !== acc.cols)
-    throw new Error('matMulAcc: shape mismatch');
-  const v = new Float32Array(acc.rows * acc.cols);
-  for (let r = 0; r < acc.rows; r++) {
-    for (let c = 0; c < acc.cols; c++) {
-      let s = acc.v[r * acc.cols + c];
-      for (let k = 0; k < a.cols; k++) s += a.v[r * a.cols + k] * b.v[k * b.cols + c];
-      v[r * acc.cols + c] = s;
-    }
-  }
-  return { rows: acc.rows, cols: acc.cols, v };
 }
 
 /**
