@@ -137,18 +137,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let m = seq_mask(b);
   let causal = p.causal != 0u;
 
-  // Same key range and tile skipping as the forward.
   let i0 = tile * ROWS;
-  let r0 = max(i0, m.vs);
-  let r1 = min(i0 + ROWS, m.ve);
-  var k_end = m.ve;
-  if (causal) {
-    k_end = min(k_end, r1);
-  }
-  if (r1 <= r0) {
-    k_end = m.vs;
-  }
-  let rows_in_b = r0 >= m.b0 && r1 <= m.b1;
+  let qt = query_tile(m, causal, i0, ROWS);
 
   let lane = lid % LANES;
   let i = i0 + lid / LANES;
@@ -175,9 +165,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
   }
 
-  for (var t0 = m.vs; t0 < k_end; t0 += KT) {
-    let t1 = min(t0 + KT, k_end);
-    if (rows_in_b && t0 >= m.a0 && t1 <= m.a1) {
+  for (var t0 = m.vs; t0 < qt.k_end; t0 += KT) {
+    let t1 = min(t0 + KT, qt.k_end);
+    if (skips_keys(qt, m, t0, t1)) {
       continue;
     }
     workgroupBarrier();

@@ -10,11 +10,11 @@ import type { SubgroupMatrixShape } from '../matmul/matmul-subgroup-matrix.ts';
 import { subgroupMatrixDefines } from '../matmul/matmul-subgroup-matrix.ts';
 import { attentionRef } from './attention.ref.ts';
 import { llaraBlocks } from './attention-cases.ts';
-import { withConstants } from './attention-config.ts';
 import { emulateAttentionForwardSubgroupMatrix } from './attention-forward-subgroup-matrix.emu.ts';
-import { attentionSubgroupMatrixBytes } from './attention-forward-subgroup-matrix.ts';
-import code from './attention-forward-subgroup-matrix.wgsl?raw';
-import maskCode from './attention-mask.wgsl?raw';
+import {
+  attentionSubgroupMatrixBytes,
+  attentionSubgroupMatrixSource,
+} from './attention-forward-subgroup-matrix.ts';
 import type { MaskDescription } from './mask.ts';
 
 const SHAPES: SubgroupMatrixShape[] = [
@@ -149,10 +149,7 @@ describe('tensor-core attention WGSL', () => {
       const failures: string[] = [];
       for (const shape of SHAPES)
         for (const hd of [16, 64, 128]) {
-          const src = preprocess(
-            withConstants(`${code}\n${maskCode}`, { HD: hd }),
-            subgroupMatrixDefines(shape),
-          );
+          const src = preprocess(attentionSubgroupMatrixSource(hd), subgroupMatrixDefines(shape));
           const module = gpu.device.createShaderModule({ code: src });
           const info = await module.getCompilationInfo();
           const errors = info.messages.filter((m) => m.type === 'error');

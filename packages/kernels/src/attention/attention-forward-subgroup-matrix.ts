@@ -17,6 +17,7 @@ import {
   foldedGrid,
   withConstants,
 } from './attention-config.ts';
+import ioCode from './attention-forward-io.wgsl?raw';
 import code from './attention-forward-subgroup-matrix.wgsl?raw';
 import maskCode from './attention-mask.wgsl?raw';
 import type { GpuMask } from './gpu-mask.ts';
@@ -47,6 +48,11 @@ export function attentionSubgroupMatrixShape(gpu: Gpu, headDim: number): Subgrou
   return s;
 }
 
+/** The kernel's WGSL for a head dim (before the `#if` defines of the matrix shape). */
+export function attentionSubgroupMatrixSource(headDim: number): string {
+  return withConstants(`${code}\n${ioCode}\n${maskCode}`, { HD: headDim });
+}
+
 /** Records the tensor-core forward (shapes checked by the caller, `attentionForward`). */
 export function attentionForwardSubgroupMatrix(
   rec: Recorder,
@@ -60,7 +66,7 @@ export function attentionForwardSubgroupMatrix(
   const bq = ATTENTION_SM_TILE.NSG * shape.M;
   const wg = ATTENTION_SM_TILE.NSG * (gpu.caps.subgroupSizes?.max ?? 32);
   const pipeline = gpu.pipeline({
-    code: withConstants(`${code}\n${maskCode}`, { HD: s.hd }),
+    code: attentionSubgroupMatrixSource(s.hd),
     defines: subgroupMatrixDefines(shape),
     constants: { WG: wg },
     label: `attention-forward-subgroup-matrix-${shape.M}x${shape.N}x${shape.K}`,

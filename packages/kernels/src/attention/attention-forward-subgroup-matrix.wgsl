@@ -41,29 +41,6 @@ const TO = HD / SN; // output matrices per subgroup
 // NSG times the device's largest subgroup size; extra subgroups (a smaller runtime size) only copy.
 override WG: u32 = 64u;
 
-struct Params {
-  batch: u32,
-  seq: u32,
-  nh: u32,
-  nkv: u32,
-  scale: f32,
-  causal: u32,
-  tiles: u32,
-  nx: u32,
-  chunks: u32, // unused here (shared Params layout)
-  first: u32,
-  end: u32,
-  neg_inf: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> mask_table: array<i32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
-
 var<workgroup> Qs: array<f16, BQ * HD>; // scale * q rows i0.., zero outside the valid rows
 var<workgroup> Ks: array<f16, BKV * HD>; // key rows t0.., zero past t1
 var<workgroup> Vs: array<f16, BKV * HD>;
@@ -125,18 +102,8 @@ fn main(
   let causal = p.causal != 0u;
   let computes = sg < NSG;
 
-  // As attention-forward.wgsl: valid rows [r0, r1), keys any of them sees [m.vs, k_end).
   let i0 = tile * BQ;
-  let r0 = max(i0, m.vs);
-  let r1 = min(i0 + BQ, m.ve);
-  var k_end = m.ve;
-  if (causal) {
-    k_end = min(k_end, r1);
-  }
-  if (r1 <= r0) {
-    k_end = m.vs;
-  }
-  let rows_in_b = r0 >= m.b0 && r1 <= m.b1;
+  let qt = query_tile(m, causal, i0, BQ);
 
   for (var e = lid; e < BQ * HD; e += WG) {
     let i = i0 + e / HD;
@@ -153,9 +120,9 @@ fn main(
   let live = owns && i >= m.vs && i < m.ve;
   var mx = NEG;
   var l = 0.0;
-  for (var t0 = m.vs; t0 < k_end; t0 += BKV) {
-    let t1 = min(t0 + BKV, k_end);
-    if (rows_in_b && t0 >= m.a0 && t1 <= m.a1) {
+  for (var t0 = m.vs; t0 < qt.k_end; t0 += BKV) {
+    let t1 = min(t0 + BKV, qt.k_end);
+    if (skips_keys(qt, m, t0, t1)) {
       continue;
     }
     workgroupBarrier();
@@ -187,9 +154,9 @@ fn main(
   }
 
   var o: array<subgroup_matrix_result<f32, SN, SM>, TO>;
-  for (var t0 = m.vs; t0 < k_end; t0 += BKV) {
-    let t1 = min(t0 + BKV, k_end);
-    if (rows_in_b && t0 >= m.a0 && t1 <= m.a1) {
+  for (var t0 = m.vs; t0 < qt.k_end; t0 += BKV) {
+    let t1 = min(t0 + BKV, qt.k_end);
+    if (skips_keys(qt, m, t0, t1)) {
       continue;
     }
     workgroupBarrier();

@@ -27,6 +27,7 @@ import {
   withConstants,
 } from './attention-config.ts';
 import code from './attention-forward.wgsl?raw';
+import ioCode from './attention-forward-io.wgsl?raw';
 import {
   ATTENTION_SM_TILE,
   attentionForwardSubgroupMatrix,
@@ -37,7 +38,7 @@ import { type AttentionLayout, attentionLayout, layoutConstants, layoutDefines }
 import maskCode from './attention-mask.wgsl?raw';
 import type { GpuMask } from './gpu-mask.ts';
 
-const SOURCE = `${code}\n${maskCode}\n${lanesCode}`;
+const SOURCE = `${code}\n${ioCode}\n${maskCode}\n${lanesCode}`;
 
 /** The tensor-core forward's matrix shape when `attentionForward` would use it for these options. */
 function tensorCoreShape(gpu: Gpu, o: AttentionOptions) {

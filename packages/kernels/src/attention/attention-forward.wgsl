@@ -8,34 +8,6 @@ diagnostic(off, subgroup_uniformity);
 // matrix exists. The wrapper appends `const HD, HD4, HD4P, LANES, CHUNKS, KT, WG, ROWS`; row layout
 // and loop rules in attention-lanes.wgsl, mask in attention-mask.wgsl.
 
-struct Params {
-  batch: u32,
-  seq: u32,
-  nh: u32,
-  nkv: u32,
-  scale: f32,
-  causal: u32,
-  // Query tiles per (sequence, head); workgroups are flattened (tile, head, sequence) and folded.
-  tiles: u32,
-  nx: u32,
-  // CHUNKS again, as a value the compiler cannot unroll by (see chunk_count).
-  chunks: u32,
-  // This dispatch's flattened workgroups [first, end): large grids are split over several dispatches
-  // so none runs long enough to trip an OS watchdog (see flopChunks).
-  first: u32,
-  end: u32,
-  // -Infinity, the logsumexp of a row that sees no key (WGSL has no Inf literal).
-  neg_inf: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> mask_table: array<i32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
-
 var<workgroup> k_tile: array<vec4f, KT * HD4P>;
 var<workgroup> v_tile: array<vec4f, KT * HD4P>;
 
@@ -122,20 +94,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let m = seq_mask(b);
   let causal = p.causal != 0u;
 
-  // Valid rows of this workgroup [r0, r1) and the keys any of them sees [m.vs, k_end): tiles past
-  // the diagonal or in the padding are never loaded.
   let i0 = tile * ROWS;
-  let r0 = max(i0, m.vs);
-  let r1 = min(i0 + ROWS, m.ve);
-  var k_end = m.ve;
-  if (causal) {
-    k_end = min(k_end, r1);
-  }
-  if (r1 <= r0) {
-    k_end = m.vs;
-  }
-  // Every row is in block B: key tiles inside block A are invisible to all of them.
-  let rows_in_b = r0 >= m.b0 && r1 <= m.b1;
+  let qt = query_tile(m, causal, i0, ROWS);
 
   let lane = lid % LANES;
   let i = i0 + lid / LANES;
@@ -154,9 +114,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var mx = NEG;
   var l = 0.0;
 
-  for (var t0 = m.vs; t0 < k_end; t0 += KT) {
-    let t1 = min(t0 + KT, k_end);
-    if (rows_in_b && t0 >= m.a0 && t1 <= m.a1) {
+  for (var t0 = m.vs; t0 < qt.k_end; t0 += KT) {
+    let t1 = min(t0 + KT, qt.k_end);
+    if (skips_keys(qt, m, t0, t1)) {
       continue;
     }
     workgroupBarrier();
