@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlatIndex } from './flat-index.ts';
 import { INDEX_FORMAT, INDEX_VERSION, type IndexFileEntry, type IndexHeader } from './index-dir.ts';
+import { IvfIndex, type IvfParts } from './ivf.ts';
 
 async function readIndexFile(path: string): Promise<Buffer> {
   try {
@@ -44,7 +45,7 @@ export function parseIndexHeader(text: string, path: string): IndexHeader {
     );
   }
   const bad = (field: string) => new Error(`Index file ${path} has an invalid "${field}" field.`);
-  if (h.kind !== 'flat') throw bad('kind');
+  if (h.kind !== 'flat' && h.kind !== 'ivf') throw bad('kind');
   if (h.metric !== 'ip') throw bad('metric');
   if (h.byteOrder !== 'little') throw bad('byteOrder');
   if (!Number.isInteger(h.dims) || h.dims < 1) throw bad('dims');
@@ -52,6 +53,13 @@ export function parseIndexHeader(text: string, path: string): IndexHeader {
   if (!Number.isInteger(h.count) || h.count < 0) throw bad('count');
   if (!isEntry(h.files?.vectors)) throw bad('files.vectors');
   if (!isEntry(h.files?.ids)) throw bad('files.ids');
+  if (h.kind === 'ivf') {
+    if (!Number.isInteger(h.nlist) || h.nlist < 1) throw bad('nlist');
+    if (!Number.isInteger(h.nprobe) || h.nprobe < 1) throw bad('nprobe');
+    if (!isEntry(h.files?.centroids) || h.files.centroids.bytes !== h.nlist * h.dims * 4)
+      throw bad('files.centroids');
+    if (!isEntry(h.files?.lists) || h.files.lists.bytes !== h.nlist * 4) throw bad('files.lists');
+  }
   const expected = h.count * h.dims * (h.dtype === 'f32' ? 4 : 2);
   if (h.files.vectors.bytes !== expected) {
     throw new Error(
@@ -95,11 +103,19 @@ function parseIds(bytes: Buffer, path: string, count: number): string[] {
   return ids;
 }
 
+/** A checked file's bytes as an aligned copy (Buffers may share an unaligned pool). */
+function aligned(bytes: Buffer): ArrayBuffer {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
+}
+
 /**
- * Loads a directory written by `saveIndex`, checking every file against `index.json`.
+ * Loads a directory written by `saveIndex` (a FlatIndex or an IvfIndex, as saved), checking every
+ * file against `index.json`.
  * @example const index = await loadIndex('out/cranfield-index'); await index.search(queryVectors, 10);
  */
-export async function loadIndex(dir: string): Promise<FlatIndex> {
+export async function loadIndex(dir: string): Promise<FlatIndex | IvfIndex> {
   const headerPath = join(dir, 'index.json');
   const headerBytes = await readIndexFile(headerPath).catch((e: Error) => {
     throw e.message.endsWith('is missing.')
@@ -112,10 +128,32 @@ export async function loadIndex(dir: string): Promise<FlatIndex> {
     readChecked(dir, h.files.ids),
   ]);
   const ids = parseIds(idBytes, join(dir, h.files.ids.path), h.count);
-  const copy = new Uint8Array(vectorBytes.byteLength);
-  copy.set(vectorBytes);
-  const values = h.dtype === 'f32' ? new Float32Array(copy.buffer) : new Uint16Array(copy.buffer);
-  const index = new FlatIndex(h.dims, { dtype: h.dtype });
-  index.store.appendRaw(ids, values);
-  return index;
+  const buffer = aligned(vectorBytes);
+  const values = h.dtype === 'f32' ? new Float32Array(buffer) : new Uint16Array(buffer);
+  if (h.kind === 'flat') {
+    const index = new FlatIndex(h.dims, { dtype: h.dtype });
+    index.store.appendRaw(ids, values);
+    return index;
+  }
+  const [centroidBytes, listBytes] = await Promise.all([
+    readChecked(dir, h.files.centroids),
+    readChecked(dir, h.files.lists),
+  ]);
+  const sizes = new Uint32Array(aligned(listBytes));
+  if (sizes.reduce((a, b) => a + b, 0) !== h.count)
+    throw new Error(
+      `Index file ${join(dir, h.files.lists.path)} lists rows that do not add up to ${h.count}.`,
+    );
+  const lists: IvfParts['lists'] = [];
+  let row = 0;
+  for (const n of sizes) {
+    lists.push({ ids: ids.slice(row, row + n), raw: values.subarray(row * h.dims, (row + n) * h.dims) });
+    row += n;
+  }
+  const centroids = new Float32Array(aligned(centroidBytes));
+  return IvfIndex.fromParts(
+    h.dims,
+    { nlist: h.nlist, nprobe: h.nprobe, dtype: h.dtype },
+    { centroids, lists },
+  );
 }

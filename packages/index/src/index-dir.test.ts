@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   mkdirSync,
   mkdtempSync,
@@ -14,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FlatIndex } from './flat-index.ts';
 import { saveIndex } from './index-dir.ts';
 import { loadIndex } from './index-dir-load.ts';
+import { IvfIndex } from './ivf.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'index-dir-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -113,5 +115,61 @@ describe('saveIndex / loadIndex', () => {
     await expect(loadIndex(dir)).rejects.toThrow(`Index file ${path} is not a llara-vector-index header.`);
     writeFileSync(path, '{"format": ');
     await expect(loadIndex(dir)).rejects.toThrow(`Index file ${path} is not valid JSON.`);
+  });
+});
+
+describe('saveIndex / loadIndex with IVF indexes', () => {
+  const d = 8;
+  const n = 120;
+  const ids = Array.from({ length: n }, (_, i) => `doc-${i}`);
+  const vectors = randomArray(n * d, 21);
+
+  it('round-trips the lists, centroids and nprobe: the same results at every nprobe', async () => {
+    for (const dtype of ['f32', 'f16'] as const) {
+      const ivf = IvfIndex.build(ids, vectors, d, { nlist: 6, nprobe: 2, dtype, seed: 3 });
+      ivf.remove(['doc-7']);
+      const dir = join(tmp, `ivf-${dtype}`);
+      const header = await saveIndex(dir, ivf);
+      expect(header).toMatchObject({ kind: 'ivf', nlist: 6, nprobe: 2, count: n - 1, dims: d, dtype });
+      const loaded = await loadIndex(dir);
+      expect(loaded).toBeInstanceOf(IvfIndex);
+      const back = loaded as IvfIndex;
+      expect(back.nprobe).toBe(2);
+      expect(back.listSizes()).toEqual(ivf.listSizes());
+      expect(back.getCentroids()).toEqual(ivf.getCentroids());
+      expect(back.has('doc-7')).toBe(false);
+      const q = randomArray(5 * d, 22);
+      for (const nprobe of [1, 2, 6])
+        expect(back.searchSync(q, 9, nprobe)).toEqual(ivf.searchSync(q, 9, nprobe));
+      // Adding after loading assigns by the saved centroids, as the original would.
+      const extra = randomArray(2 * d, 23);
+      back.add(['new-a', 'new-b'], extra);
+      ivf.add(['new-a', 'new-b'], extra);
+      expect(back.listSizes()).toEqual(ivf.listSizes());
+    }
+  });
+
+  it('names the damaged IVF file, and refuses lists that do not add up', async () => {
+    const ivf = IvfIndex.build(ids, vectors, d, { nlist: 4, seed: 1 });
+    const dir = join(tmp, 'ivf-damaged');
+    await saveIndex(dir, ivf);
+    const centroids = join(dir, 'centroids.bin');
+    const bytes = readFileSync(centroids);
+    bytes[5] ^= 0xff;
+    writeFileSync(centroids, bytes);
+    await expect(loadIndex(dir)).rejects.toThrow(
+      `Index file ${centroids} is corrupt: its sha256 does not match index.json.`,
+    );
+
+    await saveIndex(dir, ivf);
+    // A consistent but wrong lists.bin (sizes moved between lists, checksum updated): refused by count.
+    const header = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const lists = new Uint32Array([1, 1, 1, 1]);
+    writeFileSync(join(dir, 'lists.bin'), lists);
+    header.files.lists.sha256 = createHash('sha256').update(new Uint8Array(lists.buffer)).digest('hex');
+    writeFileSync(join(dir, 'index.json'), JSON.stringify(header));
+    await expect(loadIndex(dir)).rejects.toThrow(
+      `Index file ${join(dir, 'lists.bin')} lists rows that do not add up to ${n}.`,
+    );
   });
 });

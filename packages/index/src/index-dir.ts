@@ -1,9 +1,11 @@
 /**
- * A FlatIndex saved as a directory (Node only):
- * - `index.json`: `{ format: 'llara-vector-index', version: 1, kind: 'flat', metric: 'ip', dims, dtype, count,
- *   byteOrder: 'little', files: { vectors: { path, bytes, sha256 }, ids: { path, bytes, sha256 } } }`,
- * - `vectors.bin`: `count × dims` values (f32, or f16 bits), row-major, little-endian,
- * - `ids.json`: the ids as a JSON array of strings, in row order.
+ * A FlatIndex or IvfIndex saved as a directory (Node only):
+ * - `index.json`: `{ format: 'llara-vector-index', version: 1, kind: 'flat' | 'ivf', metric: 'ip', dims, dtype,
+ *   count, byteOrder: 'little', files: { vectors: { path, bytes, sha256 }, ids: { path, bytes, sha256 } } }`,
+ *   and for 'ivf' also `nlist`, `nprobe` and files `centroids` and `lists`,
+ * - `vectors.bin`: `count × dims` values (f32, or f16 bits), row-major, little-endian (IVF: list after list),
+ * - `ids.json`: the ids as a JSON array of strings, in row order,
+ * - IVF only: `centroids.bin` (`nlist × dims` f32) and `lists.bin` (`nlist` u32: rows per list, in order).
  * The directory is written beside the target under a temporary name and renamed into place, so a crash
  * leaves the previous index (or nothing), never a half-written one. Loading checks sizes and sha256 sums.
  */
@@ -12,6 +14,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileSynced } from './atomic-write.ts';
 import type { FlatIndex } from './flat-index.ts';
+import { IvfIndex } from './ivf.ts';
 import type { VectorDType } from './vector-index.ts';
 
 export const INDEX_FORMAT = 'llara-vector-index';
@@ -23,18 +26,30 @@ export interface IndexFileEntry {
   sha256: string;
 }
 
-/** The contents of `index.json`. */
-export interface IndexHeader {
+interface HeaderBase {
   format: typeof INDEX_FORMAT;
   version: typeof INDEX_VERSION;
-  kind: 'flat';
   metric: 'ip';
   dims: number;
   dtype: VectorDType;
   count: number;
   byteOrder: 'little';
+}
+
+export interface FlatIndexHeader extends HeaderBase {
+  kind: 'flat';
   files: { vectors: IndexFileEntry; ids: IndexFileEntry };
 }
+
+export interface IvfIndexHeader extends HeaderBase {
+  kind: 'ivf';
+  nlist: number;
+  nprobe: number;
+  files: { vectors: IndexFileEntry; ids: IndexFileEntry; centroids: IndexFileEntry; lists: IndexFileEntry };
+}
+
+/** The contents of `index.json`. */
+export type IndexHeader = FlatIndexHeader | IvfIndexHeader;
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -72,35 +87,60 @@ async function swapInto(tmp: string, dir: string): Promise<void> {
   await rm(old, { recursive: true, force: true });
 }
 
+const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Writes the index's files into `tmp` and returns its header. */
+async function writeIndexFiles(tmp: string, index: FlatIndex | IvfIndex): Promise<IndexHeader> {
+  const base = {
+    format: INDEX_FORMAT,
+    version: INDEX_VERSION,
+    metric: 'ip',
+    dims: index.dims,
+    dtype: index.dtype,
+    count: index.size,
+    byteOrder: 'little',
+  } as const;
+  const ids = (list: readonly string[]) =>
+    writeEntry(tmp, 'ids.json', new TextEncoder().encode(JSON.stringify(list)));
+  if (!(index instanceof IvfIndex)) {
+    const vectors = await writeEntry(tmp, 'vectors.bin', bytesOf(index.store.raw()));
+    return { ...base, kind: 'flat', files: { vectors, ids: await ids(index.ids) } };
+  }
+  const parts = index.parts();
+  const rows = parts.lists.reduce((n, l) => n + l.ids.length, 0);
+  const values =
+    index.dtype === 'f32' ? new Float32Array(rows * index.dims) : new Uint16Array(rows * index.dims);
+  let at = 0;
+  for (const l of parts.lists) {
+    values.set(l.raw, at);
+    at += l.raw.length;
+  }
+  return {
+    ...base,
+    kind: 'ivf',
+    nlist: index.nlist,
+    nprobe: index.nprobe,
+    files: {
+      vectors: await writeEntry(tmp, 'vectors.bin', bytesOf(values)),
+      ids: await ids(parts.lists.flatMap((l) => l.ids)),
+      centroids: await writeEntry(tmp, 'centroids.bin', bytesOf(parts.centroids)),
+      lists: await writeEntry(tmp, 'lists.bin', bytesOf(Uint32Array.from(parts.lists, (l) => l.ids.length))),
+    },
+  };
+}
+
 /**
- * Saves an index as a directory (see the file comment), replacing an earlier saved index at `dir`.
+ * Saves an index (flat or IVF) as a directory (see the file comment), replacing an earlier saved index
+ * at `dir`.
  * @example await saveIndex('out/cranfield-index', index);
  */
-export async function saveIndex(dir: string, index: FlatIndex): Promise<IndexHeader> {
+export async function saveIndex(dir: string, index: FlatIndex | IvfIndex): Promise<IndexHeader> {
   checkLittleEndian();
   await mkdir(dirname(dir), { recursive: true });
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
   try {
-    const raw = index.store.raw();
-    const header: IndexHeader = {
-      format: INDEX_FORMAT,
-      version: INDEX_VERSION,
-      kind: 'flat',
-      metric: 'ip',
-      dims: index.dims,
-      dtype: index.dtype,
-      count: index.size,
-      byteOrder: 'little',
-      files: {
-        vectors: await writeEntry(
-          tmp,
-          'vectors.bin',
-          new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength),
-        ),
-        ids: await writeEntry(tmp, 'ids.json', new TextEncoder().encode(JSON.stringify(index.ids))),
-      },
-    };
+    const header = await writeIndexFiles(tmp, index);
     await writeFileSynced(join(tmp, 'index.json'), `${JSON.stringify(header, null, 2)}\n`);
     await swapInto(tmp, dir);
     return header;

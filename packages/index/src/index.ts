@@ -21,7 +21,7 @@ export {
 } from './exact-rerank.ts';
 export { checkSearch, dot, FlatIndex, type FlatIndexOptions, scanStore } from './flat-index.ts';
 export { GpuFlatIndex, type GpuFlatIndexOptions } from './gpu-flat-index.ts';
-export { IvfIndex, type IvfOptions } from './ivf.ts';
+export { IvfIndex, type IvfOptions, type IvfParts } from './ivf.ts';
 export {
   type AssignmentRequest,
   defaultInit,

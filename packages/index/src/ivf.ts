@@ -29,6 +29,14 @@ export interface IvfOptions {
   init?: KMeansInit;
 }
 
+/** A trained IVF index as arrays: what `saveIndex` writes and `IvfIndex.fromParts` reads. */
+export interface IvfParts {
+  /** `[nlist, dims]` f32. */
+  centroids: Float32Array;
+  /** Per list: its ids and their stored values (`ids.length * dims`, f32 or f16 bits), row-major. */
+  lists: { ids: readonly string[]; raw: Float32Array | Uint16Array }[];
+}
+
 /**
  * @example
  * const ivf = IvfIndex.build(ids, vectors, 768, { nlist: 256, nprobe: 16 });
@@ -108,6 +116,54 @@ export class IvfIndex implements VectorIndex {
     const result = await kmeansOnGpu(gpu, vectors, this.dims, this.nlist, this.kmeansOptions());
     this.centroids = result.centroids.slice();
     return result;
+  }
+
+  /** Every id, list after list. */
+  get ids(): readonly string[] {
+    return this.lists.flatMap((l) => l.ids);
+  }
+
+  has(id: string): boolean {
+    return this.listOf.has(id);
+  }
+
+  /** The stored vector of `id` (decoded from f16 if stored so), or undefined. */
+  get(id: string): Float32Array | undefined {
+    const list = this.listOf.get(id);
+    return list === undefined ? undefined : this.lists[list].get(id);
+  }
+
+  /** Storage precision of the lists. */
+  get dtype(): VectorDType {
+    return this.options.dtype ?? 'f32';
+  }
+
+  /**
+   * The trained index as plain arrays, for saving: the centroids and, per list, its ids and stored
+   * values (f32, or f16 bits; views, not copies).
+   */
+  parts(): IvfParts {
+    if (!this.centroids) throw new Error('An IVF index must be trained before it is saved.');
+    return { centroids: this.centroids, lists: this.lists.map((l) => ({ ids: l.ids, raw: l.raw() })) };
+  }
+
+  /**
+   * An index rebuilt from `parts()` (e.g. a saved directory), without training or re-assigning.
+   * @example const ivf = IvfIndex.fromParts(768, { nlist: 1024, nprobe: 16 }, parts);
+   */
+  static fromParts(dims: number, options: IvfOptions, parts: IvfParts): IvfIndex {
+    const index = new IvfIndex(dims, options);
+    if (parts.centroids.length !== index.nlist * dims || parts.lists.length !== index.nlist)
+      throw new Error(`IVF parts hold ${parts.lists.length} lists for nlist ${index.nlist}.`);
+    index.centroids = parts.centroids.slice();
+    parts.lists.forEach((list, n) => {
+      for (const id of list.ids) {
+        if (index.listOf.has(id)) throw new Error(`The id "${id}" is in two IVF lists.`);
+        index.listOf.set(id, n);
+      }
+      index.lists[n].appendRaw(list.ids, list.raw);
+    });
+    return index;
   }
 
   /** A copy of the `[nlist, dims]` centroids, or undefined before training. */

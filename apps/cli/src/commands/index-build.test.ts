@@ -25,7 +25,13 @@ describe('llara index build', () => {
     const { file, data } = await npyWithIds(dir, 'emb', ids, 6, 1);
     const r = await runCli(['index', 'build', '--embeddings', file, '--out', join(dir, 'idx')]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ out: join(dir, 'idx'), count: 4, dims: 6, dtype: 'f32' });
+    expect(JSON.parse(r.out)).toEqual({
+      out: join(dir, 'idx'),
+      count: 4,
+      dims: 6,
+      dtype: 'f32',
+      kind: 'flat',
+    });
     const index = await loadIndex(join(dir, 'idx'));
     expect(index.ids).toEqual(ids);
     expect(index.get('c')).toEqual(data.slice(12, 18));

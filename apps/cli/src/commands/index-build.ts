@@ -1,16 +1,19 @@
 /**
  * `llara index build`: embeddings (`.npy` + ids, or `llara embed` shard directories, several machines'
- * worth at once) -> a saved exact index directory (`saveIndex`), optionally with the passages' texts
+ * worth at once) -> a saved index directory (`saveIndex`), exact or IVF-Flat (`--ivf`), optionally with the passages' texts
  * (`texts.jsonl`) so that `llara search` can print them, and the embedding settings (`embedder.json`)
  * so that a search with another recipe is flagged.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FlatIndex, type VectorDType } from '@llara/index';
+import { fromF16Array, type Gpu } from '@llara/gpu';
+import { requestNodeGpu } from '@llara/gpu/node';
+import { FlatIndex, IvfIndex, type VectorDType } from '@llara/index';
 import { readNpy, readShards, saveIndex, writeFileAtomic } from '@llara/index/node';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { readCorpusRows } from './embed.ts';
+import { intFlag } from './options.ts';
 
 /** Passage texts beside a saved index, one `{"id", "title"?, "text"}` per line. */
 export const TEXTS_FILE = 'texts.jsonl';
@@ -139,6 +142,43 @@ interface BuildFlags {
   out: string;
   dtype: string;
   texts?: string;
+  ivf?: number;
+  nprobe: number;
+  seed: number;
+}
+
+/**
+ * The flat index's vectors as an IVF index of `nlist` lists: k-means with its assignment step on the
+ * GPU when there is one (the same lists as on the CPU, faster), else on the CPU.
+ */
+async function toIvf(flat: FlatIndex, f: BuildFlags & { ivf: number }): Promise<IvfIndex> {
+  if (f.ivf > flat.size)
+    throw new UserError(`--ivf ${f.ivf} asks for more lists than the ${flat.size} vectors to cluster.`);
+  const raw = flat.store.raw();
+  const vectors = raw instanceof Float32Array ? raw : fromF16Array(raw);
+  const options = { nlist: f.ivf, nprobe: Math.min(f.nprobe, f.ivf), dtype: flat.dtype, seed: f.seed };
+  const started = performance.now();
+  let gpu: Gpu | null = null;
+  try {
+    gpu = await requestNodeGpu();
+  } catch (e) {
+    process.stderr.write(`note: clustering on the CPU (${(e as Error).message})\n`);
+  }
+  process.stderr.write(
+    `training IVF: ${f.ivf} lists over ${flat.size} vectors on the ${gpu ? 'GPU' : 'CPU'}\n`,
+  );
+  try {
+    const ivf = gpu
+      ? await IvfIndex.buildOnGpu(gpu, flat.ids, vectors, flat.dims, options)
+      : IvfIndex.build(flat.ids, vectors, flat.dims, options);
+    const sizes = ivf.listSizes();
+    process.stderr.write(
+      `IVF trained in ${((performance.now() - started) / 1000).toFixed(1)} s: lists of ${Math.min(...sizes)} to ${Math.max(...sizes)} vectors\n`,
+    );
+    return ivf;
+  } finally {
+    gpu?.destroy();
+  }
 }
 
 export function registerIndexBuild(program: Command): void {
@@ -148,7 +188,7 @@ export function registerIndexBuild(program: Command): void {
   index
     .command('build')
     .description(
-      'Build an exact inner-product index directory from .npy embeddings or `llara embed` shard directories.',
+      'Build an inner-product index directory (exact, or IVF with --ivf) from .npy embeddings or `llara embed` shard directories.',
     )
     .requiredOption(
       '--embeddings <paths...>',
@@ -161,9 +201,21 @@ export function registerIndexBuild(program: Command): void {
     .requiredOption('--out <dir>', 'index directory to write (replaces an earlier index there)')
     .option('--dtype <dtype>', 'f32 | f16 storage', 'f32')
     .option('--texts <file>', 'corpus JSONL whose texts `llara search` prints beside the hits')
+    .option(
+      '--ivf <nlist>',
+      'build an approximate IVF-Flat index of this many lists (k-means on the GPU when there is one)',
+      intFlag('--ivf', 1),
+    )
+    .option(
+      '--nprobe <n>',
+      'IVF: lists a search scans unless `llara search --nprobe` says otherwise',
+      intFlag('--nprobe', 1),
+      8,
+    )
+    .option('--seed <n>', 'IVF: k-means seed', intFlag('--seed', 0), 0)
     .addHelpText(
       'after',
-      '\nExample:\n  pnpm llara index build --embeddings emb/ --texts corpus.jsonl --out index/\n  pnpm llara index build --embeddings emb-0of2/ emb-1of2/ --out index/ --dtype f16',
+      '\nExample:\n  pnpm llara index build --embeddings emb/ --texts corpus.jsonl --out index/\n  pnpm llara index build --embeddings emb-0of2/ emb-1of2/ --out index/ --dtype f16\n  pnpm llara index build --embeddings emb/ --out ivf-index/ --ivf 1024 --nprobe 32',
     )
     .action(async (f: BuildFlags) => {
       if (f.dtype !== 'f32' && f.dtype !== 'f16')
@@ -206,8 +258,9 @@ export function registerIndexBuild(program: Command): void {
             throw new UserError(
               `${path} was embedded with ${key} ${info[key]} but ${first.path} with ${first.info[key]}, so they cannot share one index.`,
             );
+      const saved = f.ivf === undefined ? built : await toIvf(built, { ...f, ivf: f.ivf });
       try {
-        await saveIndex(f.out, built);
+        await saveIndex(f.out, saved);
       } catch (e) {
         throw new UserError((e as Error).message);
       }
@@ -225,6 +278,9 @@ export function registerIndexBuild(program: Command): void {
           count: built.size,
           dims: built.dims,
           dtype: built.dtype,
+          ...(saved instanceof IvfIndex
+            ? { kind: 'ivf', nlist: saved.nlist, nprobe: saved.nprobe }
+            : { kind: 'flat' }),
           ...(texts !== undefined ? { texts } : {}),
         }),
       );

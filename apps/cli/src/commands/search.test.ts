@@ -94,6 +94,55 @@ describe('llara search', () => {
     expect((await loadIndex(indexDir)).size).toBe(5);
   });
 
+  it('builds an IVF index (--ivf) and searches it approximately, exactly when --nprobe covers every list', async () => {
+    const dir = tempDir();
+    const ivfDir = join(dir, 'ivf');
+    const emb = join(indexDir, '..', 'emb');
+    const b = await runCli([
+      'index',
+      'build',
+      '--embeddings',
+      emb,
+      '--out',
+      ivfDir,
+      '--ivf',
+      '2',
+      '--nprobe',
+      '1',
+    ]);
+    expect(b.code, b.err).toBe(0);
+    expect(JSON.parse(b.out)).toMatchObject({ count: 5, kind: 'ivf', nlist: 2, nprobe: 1 });
+    expect(b.err).toMatch(/training IVF: 2 lists over 5 vectors on the (GPU|CPU)/);
+    const search = (index: string, extra: string[]) =>
+      runCli(['search', '--index', index, '--model', STORIES, '-k', '5', '--json', ...extra, QUERY]);
+    const exact = await search(indexDir, []);
+    const all = await search(ivfDir, ['--nprobe', '2']);
+    expect(all.code, all.err).toBe(0);
+    expect(all.err).toMatch(/approximate search \(IVF, 2 of 2 lists\)/);
+    // The exact index also has the texts; ids and scores are the same.
+    const idScore = (out: string) =>
+      JSON.parse(out).hits.map((h: { id: string; score: number }) => [h.id, h.score]);
+    expect(idScore(all.out)).toEqual(idScore(exact.out));
+    const one = await search(ivfDir, []);
+    expect(one.err).toMatch(/IVF, 1 of 2 lists/);
+    expect(JSON.parse(one.out).hits.length).toBeLessThan(5); // one list holds only part of the corpus
+    const flat = await search(indexDir, ['--nprobe', '2']);
+    expect(flat.code).toBe(1);
+    expect(flat.err).toMatch(/--nprobe applies to IVF indexes, and .* is an exact \(flat\) index\./);
+    const tooMany = await runCli([
+      'index',
+      'build',
+      '--embeddings',
+      emb,
+      '--out',
+      join(dir, 'x'),
+      '--ivf',
+      '9',
+    ]);
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.err).toMatch(/--ivf 9 asks for more lists than the 5 vectors to cluster\./);
+  });
+
   it('notes a search with another recipe than the index was embedded with', async () => {
     const r = await runCli([
       'search',

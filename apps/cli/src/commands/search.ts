@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type FlatIndex, GpuFlatIndex, type SearchHit } from '@llara/index';
+import { type FlatIndex, GpuFlatIndex, IvfIndex, type SearchHit } from '@llara/index';
 import { loadIndex } from '@llara/index/node';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
@@ -96,6 +96,7 @@ interface SearchFlags {
   maxLen: number;
   json?: boolean;
   searchOn: string;
+  nprobe?: number;
 }
 
 export function registerSearch(program: Command): void {
@@ -110,6 +111,11 @@ export function registerSearch(program: Command): void {
     .option('-k, --k <n>', 'how many hits', intFlag('-k', 1), 10)
     .option('--max-len <n>', 'longest query sequence, prompt included', intFlag('--max-len', 8), 256)
     .option('--search-on <device>', 'gpu | cpu (exact either way)', 'gpu')
+    .option(
+      '--nprobe <n>',
+      'IVF indexes: lists to scan (default: the one saved with the index)',
+      intFlag('--nprobe', 1),
+    )
     .option('--json', 'print {"query", "hits": [{rank, id, score, text?}]}')
     .addHelpText(
       'after',
@@ -118,12 +124,14 @@ export function registerSearch(program: Command): void {
     .action(async (query: string, f: SearchFlags) => {
       if (f.searchOn !== 'gpu' && f.searchOn !== 'cpu')
         throw new UserError(`--search-on must be gpu or cpu, got "${f.searchOn}".`);
-      let index: FlatIndex;
+      let index: FlatIndex | IvfIndex;
       try {
         index = await loadIndex(f.index);
       } catch (e) {
         throw new UserError((e as Error).message);
       }
+      if (f.nprobe !== undefined && !(index instanceof IvfIndex))
+        throw new UserError(`--nprobe applies to IVF indexes, and ${f.index} is an exact (flat) index.`);
       const modelDir = f.model ?? defaultModelDir();
       const opened = await openModelOrFail(modelDir);
       if (opened.config.hiddenSize !== index.dims)
@@ -135,7 +143,11 @@ export function registerSearch(program: Command): void {
       let hits: SearchHit[];
       try {
         const q = await embedderFor(loaded, f.maxLen, 1).embed([query], 'query');
-        hits = await searchIndex(index, loaded.gpu, q, f.k, f.searchOn);
+        if (index instanceof IvfIndex) {
+          const nprobe = Math.min(f.nprobe ?? index.nprobe, index.nlist);
+          process.stderr.write(`note: approximate search (IVF, ${nprobe} of ${index.nlist} lists)\n`);
+          hits = index.searchSync(q, f.k, nprobe)[0];
+        } else hits = await searchIndex(index, loaded.gpu, q, f.k, f.searchOn);
       } finally {
         loaded.close();
       }
