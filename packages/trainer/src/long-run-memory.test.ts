@@ -23,6 +23,9 @@ import {
 
 const TRAIN_STEPS = Number(process.env.LLARA_LONG_TRAIN ?? 150);
 const EMBED_BATCHES = Number(process.env.LLARA_LONG_EMBED ?? 1_000);
+// Lavapipe: about 0.2 s per step and 25 ms per batch on a loaded 2-core machine; generous multiples.
+const TRAIN_TIMEOUT = 120_000 + TRAIN_STEPS * 1_000;
+const EMBED_TIMEOUT = 120_000 + EMBED_BATCHES * 150;
 
 let gpu: Gpu;
 let tiny: TinyModel;
@@ -58,65 +61,73 @@ async function poolGrowth(warmUp: () => Promise<void>, run: () => Promise<void>)
 }
 
 describe('long runs', () => {
-  it(`train ${TRAIN_STEPS} steps without growing GPU memory`, async () => {
-    tiny.model.lora?.destroy();
-    tiny.model.lora = LoraGpu.upload(gpu, tiny.model.shape, randomLora(tiny.config, 2, 9, 0.1));
-    // Every query sees every text once per epoch (3 rows, batch 1): the shapes repeat every 3 steps.
-    const rows: FinetuneRow[] = TEXTS.map((query, i) => ({
-      query,
-      pos: [{ text: TEXTS[(i + 1) % 3] }],
-      neg: [{ text: TEXTS[(i + 2) % 3] }],
-    }));
-    const steps = TRAIN_STEPS + 12;
-    const trainer = new Finetuner(tiny.model, charTokenizer, rows, {
-      recipe: getRecipe('repllama'),
-      batch: 1,
-      groupSize: 2,
-      tau: 0.05,
-      queryMaxLen: 64,
-      passageMaxLen: 64,
-      gradAccum: 1,
-      steps,
-      schedule: { kind: 'constant', lr: 1e-4, warmupSteps: 0, totalSteps: steps },
-      adamw: { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 },
-      seed: 4,
-      chunkSize: 0,
-      baseVocab: CHAR_BASE_VOCAB,
-    });
-    try {
-      const run = async (n: number) => {
-        for (let i = 0; i < n; i++) await trainer.trainStep();
-      };
-      const growth = await poolGrowth(
-        () => run(6),
-        () => run(TRAIN_STEPS),
-      );
-      expect(trainer.step).toBe(steps);
-      expect(growth).toEqual({ created: 0, allocated: 0, inUse: 0, peakAboveWarm: 0 });
-    } finally {
-      trainer.destroy();
-    }
-  });
+  it(
+    `train ${TRAIN_STEPS} steps without growing GPU memory`,
+    async () => {
+      tiny.model.lora?.destroy();
+      tiny.model.lora = LoraGpu.upload(gpu, tiny.model.shape, randomLora(tiny.config, 2, 9, 0.1));
+      // Every query sees every text once per epoch (3 rows, batch 1): the shapes repeat every 3 steps.
+      const rows: FinetuneRow[] = TEXTS.map((query, i) => ({
+        query,
+        pos: [{ text: TEXTS[(i + 1) % 3] }],
+        neg: [{ text: TEXTS[(i + 2) % 3] }],
+      }));
+      const steps = TRAIN_STEPS + 12;
+      const trainer = new Finetuner(tiny.model, charTokenizer, rows, {
+        recipe: getRecipe('repllama'),
+        batch: 1,
+        groupSize: 2,
+        tau: 0.05,
+        queryMaxLen: 64,
+        passageMaxLen: 64,
+        gradAccum: 1,
+        steps,
+        schedule: { kind: 'constant', lr: 1e-4, warmupSteps: 0, totalSteps: steps },
+        adamw: { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 },
+        seed: 4,
+        chunkSize: 0,
+        baseVocab: CHAR_BASE_VOCAB,
+      });
+      try {
+        const run = async (n: number) => {
+          for (let i = 0; i < n; i++) await trainer.trainStep();
+        };
+        const growth = await poolGrowth(
+          () => run(6),
+          () => run(TRAIN_STEPS),
+        );
+        expect(trainer.step).toBe(steps);
+        expect(growth).toEqual({ created: 0, allocated: 0, inUse: 0, peakAboveWarm: 0 });
+      } finally {
+        trainer.destroy();
+      }
+    },
+    TRAIN_TIMEOUT,
+  );
 
-  it(`embed ${EMBED_BATCHES} batches without growing GPU memory`, async () => {
-    const embedder = new Embedder(tiny.model, charTokenizer, getRecipe('flag'), {
-      maxLen: 64,
-      batchSize: 1,
-      baseVocab: CHAR_BASE_VOCAB,
-    });
-    const items = Array.from({ length: EMBED_BATCHES }, (_, i) => TEXTS[i % TEXTS.length]);
-    let batches = 0;
-    const growth = await poolGrowth(
-      async () => {
-        await embedder.embed(TEXTS, 'passage');
-      },
-      async () => {
-        await embedder.embed(items, 'passage', (p) => {
-          batches = p.done;
-        });
-      },
-    );
-    expect(batches).toBe(EMBED_BATCHES);
-    expect(growth).toEqual({ created: 0, allocated: 0, inUse: 0, peakAboveWarm: 0 });
-  });
+  it(
+    `embed ${EMBED_BATCHES} batches without growing GPU memory`,
+    async () => {
+      const embedder = new Embedder(tiny.model, charTokenizer, getRecipe('flag'), {
+        maxLen: 64,
+        batchSize: 1,
+        baseVocab: CHAR_BASE_VOCAB,
+      });
+      const items = Array.from({ length: EMBED_BATCHES }, (_, i) => TEXTS[i % TEXTS.length]);
+      let batches = 0;
+      const growth = await poolGrowth(
+        async () => {
+          await embedder.embed(TEXTS, 'passage');
+        },
+        async () => {
+          await embedder.embed(items, 'passage', (p) => {
+            batches = p.done;
+          });
+        },
+      );
+      expect(batches).toBe(EMBED_BATCHES);
+      expect(growth).toEqual({ created: 0, allocated: 0, inUse: 0, peakAboveWarm: 0 });
+    },
+    EMBED_TIMEOUT,
+  );
 });
