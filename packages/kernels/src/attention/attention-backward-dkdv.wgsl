@@ -9,24 +9,6 @@ diagnostic(off, subgroup_uniformity);
 //   dv_j += p dOut_i;  dk_j += p (dOut_i . v_j - D_i) q_i,  then dk *= scale.
 // The wrapper appends `const HD, HD4, HD4P, LANES, CHUNKS, QT, WG, ROWS`.
 
-struct Params {
-  batch: u32,
-  seq: u32,
-  nh: u32,
-  nkv: u32,
-  scale: f32,
-  causal: u32,
-  // Key tiles per (sequence, kv head); workgroups are flattened (tile, kv head, sequence) and folded.
-  tiles: u32,
-  nx: u32,
-  // CHUNKS again, as a value the compiler cannot unroll by (see chunk_count).
-  chunks: u32,
-  // This dispatch's flattened workgroups [first, end): large grids are split over several dispatches
-  // so none runs long enough to trip an OS watchdog (see flopChunks).
-  first: u32,
-  end: u32,
-}
-
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;

@@ -8,23 +8,6 @@ diagnostic(off, subgroup_uniformity);
 //   dq += p_j (dOut . v_j - D) k_j,  then dq *= scale.
 // The wrapper appends `const HD, HD4, HD4P, LANES, CHUNKS, KT, WG, ROWS`.
 
-struct Params {
-  batch: u32,
-  seq: u32,
-  nh: u32,
-  nkv: u32,
-  scale: f32,
-  causal: u32,
-  tiles: u32,
-  nx: u32,
-  // CHUNKS again, as a value the compiler cannot unroll by (see chunk_count).
-  chunks: u32,
-  // This dispatch's flattened workgroups [first, end): large grids are split over several dispatches
-  // so none runs long enough to trip an OS watchdog (see flopChunks).
-  first: u32,
-  end: u32,
-}
-
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;

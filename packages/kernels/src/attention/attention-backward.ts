@@ -31,10 +31,11 @@ import {
 import lanesCode from './attention-lanes.wgsl?raw';
 import { type AttentionLayout, attentionLayout, layoutConstants, layoutDefines } from './attention-layout.ts';
 import maskCode from './attention-mask.wgsl?raw';
+import paramsCode from './attention-params.wgsl?raw';
 import type { GpuMask } from './gpu-mask.ts';
 
-const DQ_SOURCE = `${dqCode}\n${maskCode}\n${lanesCode}`;
-const DKDV_SOURCE = `${dkdvCode}\n${maskCode}\n${lanesCode}`;
+const DQ_SOURCE = `${dqCode}\n${paramsCode}\n${maskCode}\n${lanesCode}`;
+const DKDV_SOURCE = `${dkdvCode}\n${paramsCode}\n${maskCode}\n${lanesCode}`;
 
 function pipelines(gpu: Gpu, l: AttentionLayout, hd: number) {
   const consts = layoutConstants(l, hd);

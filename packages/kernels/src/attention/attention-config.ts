@@ -104,18 +104,18 @@ export function foldedGrid(gpu: Gpu, count: number, o: AttentionOptions): [numbe
 }
 
 /**
- * The Params every attention kernel starts with (see the WGSL structs): shape, mask flags, the tiling,
- * and this dispatch's range of flattened workgroups; `extra` fields follow (the forward's -Infinity).
+ * The Params of the attention kernels (attention-params.wgsl): shape, mask flags, the tiling, and this
+ * dispatch's range of flattened workgroups.
  */
 export function attentionParams(
   s: AttentionShape,
   mask: GpuMask,
   grid: { tiles: number; nx: number; chunks: number },
   range: { first: number; end: number },
-  extra: { f32: number }[] = [],
 ): Uint32Array {
   const { tiles, nx, chunks } = grid;
   const causal = mask.desc.causal ? 1 : 0;
+  const negInf = { f32: Number.NEGATIVE_INFINITY };
   return params([
     s.batch,
     s.seq,
@@ -128,6 +128,6 @@ export function attentionParams(
     chunks,
     range.first,
     range.end,
-    ...extra,
+    negInf,
   ]);
 }

@@ -20,6 +20,7 @@ import {
 import ioCode from './attention-forward-io.wgsl?raw';
 import code from './attention-forward-subgroup-matrix.wgsl?raw';
 import maskCode from './attention-mask.wgsl?raw';
+import paramsCode from './attention-params.wgsl?raw';
 import type { GpuMask } from './gpu-mask.ts';
 
 /** Constants of attention-forward-subgroup-matrix.wgsl (keep equal): computing subgroups, keys per tile. */
@@ -50,7 +51,7 @@ export function attentionSubgroupMatrixShape(gpu: Gpu, headDim: number): Subgrou
 
 /** The kernel's WGSL for a head dim (before the `#if` defines of the matrix shape). */
 export function attentionSubgroupMatrixSource(headDim: number): string {
-  return withConstants(`${code}\n${ioCode}\n${maskCode}`, { HD: headDim });
+  return withConstants(`${code}\n${paramsCode}\n${ioCode}\n${maskCode}`, { HD: headDim });
 }
 
 /** Records the tensor-core forward (shapes checked by the caller, `attentionForward`). */
@@ -78,9 +79,7 @@ export function attentionForwardSubgroupMatrix(
     const workgroups = foldedGrid(gpu, range.end - range.first, o);
     rec.dispatch({
       pipeline,
-      params: attentionParams(s, mask, { tiles, nx: workgroups[0], chunks: 0 }, range, [
-        { f32: Number.NEGATIVE_INFINITY },
-      ]),
+      params: attentionParams(s, mask, { tiles, nx: workgroups[0], chunks: 0 }, range),
       bindings: [tensors.q, tensors.k, tensors.v, mask.table, tensors.out, tensors.lse],
       workgroups,
       label: `attention-forward-subgroup-matrix`,

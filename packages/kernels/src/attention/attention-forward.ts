@@ -36,9 +36,10 @@ import {
 import lanesCode from './attention-lanes.wgsl?raw';
 import { type AttentionLayout, attentionLayout, layoutConstants, layoutDefines } from './attention-layout.ts';
 import maskCode from './attention-mask.wgsl?raw';
+import paramsCode from './attention-params.wgsl?raw';
 import type { GpuMask } from './gpu-mask.ts';
 
-const SOURCE = `${code}\n${ioCode}\n${maskCode}\n${lanesCode}`;
+const SOURCE = `${code}\n${paramsCode}\n${ioCode}\n${maskCode}\n${lanesCode}`;
 
 /** The tensor-core forward's matrix shape when `attentionForward` would use it for these options. */
 function tensorCoreShape(gpu: Gpu, o: AttentionOptions) {
@@ -99,9 +100,7 @@ export function attentionForward(
     const workgroups = foldedGrid(gpu, range.end - range.first, o);
     rec.dispatch({
       pipeline: forwardPipeline(gpu, l, s.hd),
-      params: attentionParams(s, mask, { tiles, nx: workgroups[0], chunks: l.chunks }, range, [
-        { f32: Number.NEGATIVE_INFINITY },
-      ]),
+      params: attentionParams(s, mask, { tiles, nx: workgroups[0], chunks: l.chunks }, range),
       bindings: [q, k, v, mask.table, out, lse],
       workgroups,
       label: `attention-forward-${l.variant}`,
