@@ -47,6 +47,12 @@ describe('kmeans', () => {
       }
       expect(best, `center ${c}`).toBeGreaterThan(0.98);
     }
+    // Progress: one call per iteration run, the last one with no point moving when it converged early.
+    const seen: { iteration: number; changed: number }[] = [];
+    const run = kmeans(x, d, 16, { seed: 5, onIteration: (p) => seen.push(p) });
+    expect(seen.map((p) => p.iteration)).toEqual(Array.from({ length: run.iterations }, (_, i) => i + 1));
+    if (run.iterations < 20) expect(seen.at(-1)?.changed).toBe(0);
+    expect(seen[0].changed).toBe(x.length / d); // every point joins a cluster in the first iteration
     expect(() => kmeans(x.subarray(0, 3 * d), d, 4)).toThrow(
       'k-means needs at least k = 4 points to train on, got 3.',
     );

@@ -7,7 +7,13 @@
  */
 import type { Gpu } from '@llara/gpu';
 import { checkSearch, dot, scanStore } from './flat-index.ts';
-import { type KMeansInit, type KMeansResult, kmeans, nearestCentroids } from './kmeans.ts';
+import {
+  type KMeansInit,
+  type KMeansOptions,
+  type KMeansResult,
+  kmeans,
+  nearestCentroids,
+} from './kmeans.ts';
 import { kmeansOnGpu, nearestCentroidsOnGpu } from './kmeans-gpu.ts';
 import type { SearchHit } from './ranking.ts';
 import { TopK } from './top-k.ts';
@@ -27,6 +33,8 @@ export interface IvfOptions {
   iterations?: number;
   /** k-means initialisation (default: see `KMeansOptions.init`; 'random' for large nlist). */
   init?: KMeansInit;
+  /** k-means progress (see `KMeansOptions.onIteration`). */
+  onIteration?: KMeansOptions['onIteration'];
 }
 
 /** A trained IVF index as arrays: what `saveIndex` writes and `IvfIndex.fromParts` reads. */
@@ -184,8 +192,8 @@ export class IvfIndex implements VectorIndex {
   }
 
   private kmeansOptions() {
-    const { seed, iterations, init } = this.options;
-    return { seed, iterations, init };
+    const { seed, iterations, init, onIteration } = this.options;
+    return { seed, iterations, init, onIteration };
   }
 
   /** Checks an add call; returns the centroids. */

@@ -29,6 +29,8 @@ export interface KMeansOptions {
    * or 45 of 768), then 'random'.
    */
   init?: KMeansInit;
+  /** Called after each Lloyd iteration: its number (from 1), the maximum, and the points that moved. */
+  onIteration?: (p: { iteration: number; maxIterations: number; changed: number }) => void;
 }
 
 export interface KMeansResult {
@@ -282,6 +284,7 @@ export function* kmeansSteps(
     }
     reseedEmpty(points, assign, counts, centroids, d, rand);
     normalizeRows(centroids, d);
+    options.onIteration?.({ iteration: it, maxIterations: options.iterations ?? 20, changed });
     if (changed === 0) break;
   }
   return { centroids, iterations: it, init };

@@ -12,6 +12,7 @@ import { FlatIndex, IvfIndex, type VectorDType } from '@llara/index';
 import { readNpy, readShards, saveIndex, writeFileAtomic } from '@llara/index/node';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
+import { progress } from '../progress.ts';
 import { readCorpusRows } from './embed.ts';
 import { intFlag } from './options.ts';
 
@@ -156,7 +157,16 @@ async function toIvf(flat: FlatIndex, f: BuildFlags & { ivf: number }): Promise<
     throw new UserError(`--ivf ${f.ivf} asks for more lists than the ${flat.size} vectors to cluster.`);
   const raw = flat.store.raw();
   const vectors = raw instanceof Float32Array ? raw : fromF16Array(raw);
-  const options = { nlist: f.ivf, nprobe: Math.min(f.nprobe, f.ivf), dtype: flat.dtype, seed: f.seed };
+  const maxIterations = 20;
+  const bar = progress('k-means', maxIterations, 'iterations');
+  const options = {
+    nlist: f.ivf,
+    nprobe: Math.min(f.nprobe, f.ivf),
+    dtype: flat.dtype,
+    seed: f.seed,
+    iterations: maxIterations,
+    onIteration: (p: { iteration: number; changed: number }) => bar.update(p.iteration, { moved: p.changed }),
+  };
   const started = performance.now();
   let gpu: Gpu | null = null;
   try {
@@ -171,6 +181,7 @@ async function toIvf(flat: FlatIndex, f: BuildFlags & { ivf: number }): Promise<
     const ivf = gpu
       ? await IvfIndex.buildOnGpu(gpu, flat.ids, vectors, flat.dims, options)
       : IvfIndex.build(flat.ids, vectors, flat.dims, options);
+    bar.stop();
     const sizes = ivf.listSizes();
     process.stderr.write(
       `IVF trained in ${((performance.now() - started) / 1000).toFixed(1)} s: lists of ${Math.min(...sizes)} to ${Math.max(...sizes)} vectors\n`,
