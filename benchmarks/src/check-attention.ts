@@ -67,6 +67,9 @@ const TOL_LSE: Tolerance = { atol: 1e-4, rtol: 1e-5 };
 /** The tensor-core forward rounds q, k, v and the probabilities to f16 (see its emulation test). */
 const TOL_OUT_F16: Tolerance = { atol: 5e-3, rtol: 5e-3 };
 const TOL_LSE_F16: Tolerance = { atol: 5e-3, rtol: 1e-3 };
+/** Backward tolerances relative to the largest reference gradient: f32 kernels, and f16 operands. */
+const F32_BACKWARD = { atol: 1e-4, rtol: 1e-3 };
+const F16_BACKWARD = { atol: 1e-2, rtol: 1e-2 };
 
 /** Softmax of one (sequence b, row i, head h) over its visible keys, in f64. */
 function rowSoftmax(
@@ -270,6 +273,26 @@ export async function checkAttention(gpu: Gpu, smoke: boolean): Promise<CheckRes
       const dv = t(gpu.tensor('f32', [rowsN, KV * D]));
       const mask = uploadMask(gpu, c.mask);
       t(mask.table);
+      /** dq of the sampled rows (every head), dk and dv of the sampled rows in the checked kv heads. */
+      const compareBackward = async (relative: { atol: number; rtol: number }) => {
+        const gotDq = await readRows(gpu, dq, flat, H * D);
+        const gotDk = await readRows(gpu, dk, flat, KV * D);
+        const gotDv = await readRows(gpu, dv, flat, KV * D);
+        const reports = [];
+        const scaleOf = (xs: Float64Array[]) => Math.max(...xs.map(maxAbs), 1e-30);
+        const dqTol = { atol: relative.atol * scaleOf(refDq), rtol: relative.rtol };
+        reports.push(...flat.map((r, n) => compare(`dq row ${r}`, gotDq[n], refDq[n], dqTol)));
+        const kvRefs = refKv.flatMap((perGroup) => perGroup.flatMap((gr) => [gr.dk, gr.dv]));
+        const kvTol = { atol: relative.atol * scaleOf(kvRefs), rtol: relative.rtol };
+        flat.forEach((r, n) => {
+          groups.forEach((g, gi) => {
+            const sl = (a: Float32Array) => a.subarray(g * D, (g + 1) * D);
+            reports.push(compare(`dk row ${r} kv ${g}`, sl(gotDk[n]), refKv[n][gi].dk, kvTol));
+            reports.push(compare(`dv row ${r} kv ${g}`, sl(gotDv[n]), refKv[n][gi].dv, kvTol));
+          });
+        });
+        return combine(reports);
+      };
       for (const variant of variants) {
         const o = { numHeads: H, numKvHeads: KV, headDim: D, variant };
         const t1 = performance.now();
@@ -293,28 +316,12 @@ export async function checkAttention(gpu: Gpu, smoke: boolean): Promise<CheckRes
             detail: `${flat.length} rows x ${H} heads: ${fwd.message}`,
             seconds: (performance.now() - t1) / 1000 + refSeconds,
           });
-          const gotDq = await readRows(gpu, dq, flat, H * D);
-          const gotDk = await readRows(gpu, dk, flat, KV * D);
-          const gotDv = await readRows(gpu, dv, flat, KV * D);
-          const reports = [];
-          const scaleOf = (xs: Float64Array[]) => Math.max(...xs.map(maxAbs), 1e-30);
-          const dqTol = { atol: 1e-4 * scaleOf(refDq), rtol: 1e-3 };
-          reports.push(...flat.map((r, n) => compare(`dq row ${r}`, gotDq[n], refDq[n], dqTol)));
-          const kvRefs = refKv.flatMap((perGroup) => perGroup.flatMap((gr) => [gr.dk, gr.dv]));
-          const kvTol = { atol: 1e-4 * scaleOf(kvRefs), rtol: 1e-3 };
-          flat.forEach((r, n) => {
-            groups.forEach((g, gi) => {
-              const sl = (a: Float32Array) => a.subarray(g * D, (g + 1) * D);
-              reports.push(compare(`dk row ${r} kv ${g}`, sl(gotDk[n]), refKv[n][gi].dk, kvTol));
-              reports.push(compare(`dv row ${r} kv ${g}`, sl(gotDv[n]), refKv[n][gi].dv, kvTol));
-            });
-          });
-          const bwd = combine(reports);
+          const bwd = await compareBackward(F32_BACKWARD);
           results.push({
             name: `attention backward ${variant} ${c.name}`,
             status: bwd.ok ? 'pass' : 'fail',
             maxAbsError: bwd.maxAbsError,
-            tolerance: `atol 1e-4 x max|ref| + rtol 1e-3`,
+            tolerance: `atol ${F32_BACKWARD.atol} x max|ref| + rtol ${F32_BACKWARD.rtol}`,
             detail: `dq ${flat.length} rows x ${H} heads, dk/dv ${flat.length} rows x kv heads ${groups.join(',')}: ${bwd.message}`,
             seconds: (performance.now() - t1) / 1000,
           });
@@ -360,6 +367,24 @@ export async function checkAttention(gpu: Gpu, smoke: boolean): Promise<CheckRes
             tolerance: `out ${toleranceText(TOL_OUT_F16)}; lse ${toleranceText(TOL_LSE_F16)}`,
             detail: `${describeAttention(gpu, { numHeads: H, numKvHeads: KV, headDim: D })}; ${flat.length} rows x ${H} heads: ${fwd.message}`,
             seconds: (performance.now() - t2) / 1000,
+          });
+          // The tensor-core backward on the tensor-core forward's out and lse.
+          const t3 = performance.now();
+          const rec2 = gpu.recorder();
+          attentionBackward(rec2, q, k, v, out, dOut, lse, dq, dk, dv, mask, {
+            numHeads: H,
+            numKvHeads: KV,
+            headDim: D,
+          });
+          rec2.submit();
+          const bwd = await compareBackward(F16_BACKWARD);
+          results.push({
+            name: `attention backward f16 subgroup-matrix ${c.name}`,
+            status: bwd.ok ? 'pass' : 'fail',
+            maxAbsError: bwd.maxAbsError,
+            tolerance: `atol ${F16_BACKWARD.atol} x max|ref| + rtol ${F16_BACKWARD.rtol}`,
+            detail: `dq ${flat.length} rows x ${H} heads, dk/dv ${flat.length} rows x kv heads ${groups.join(',')}: ${bwd.message}`,
+            seconds: (performance.now() - t3) / 1000,
           });
         } catch (e) {
           results.push({

@@ -15,6 +15,7 @@ import {
   type AttentionVariant,
   adamw,
   attentionBackward,
+  attentionBackwardSubgroupMatrixShape,
   attentionForward,
   attentionSubgroupMatrixShape,
   bowLoss,
@@ -391,9 +392,14 @@ export async function benchKernels(
       const keys = variants.flatMap((v) => [keyOf('forward', v), keyOf('backward', v)]);
       // The f16 tensor-core forward (inference's attention where the device has subgroup matrices).
       const tcKey = `attention_forward|${shape}|causal|f16|subgroup-matrix`;
+      const tcBackKey = `attention_backward|${shape}|causal|f16|subgroup-matrix`;
       const tensorCores = !opts.attentionVariants && attentionSubgroupMatrixShape(gpu, a.D) !== null;
+      const tensorCoresBack = tensorCores && attentionBackwardSubgroupMatrixShape(gpu, a.D) !== null;
       if (!opts.attentionVariants && !tensorCores) fail(tcKey, 'skipped: device lacks subgroup matrices');
+      if (!opts.attentionVariants && !tensorCoresBack)
+        fail(tcBackKey, 'skipped: device lacks subgroup matrices');
       if (tensorCores) keys.push(tcKey);
+      if (tensorCoresBack) keys.push(tcBackKey);
       await group(keys, async (t) => {
         const rowsN = a.B * a.T;
         const qn = rowsN * a.H * a.D;
@@ -464,6 +470,26 @@ export async function benchKernels(
             },
             (rec) => attentionForward(rec, q, k, v, out, lse, mask, o),
           );
+          if (tensorCoresBack) {
+            // Its own forward's out and lse, as training on tensor cores would pair them.
+            const rec = gpu.recorder();
+            attentionForward(rec, q, k, v, out, lse, mask, o);
+            rec.submit();
+            await measure(
+              {
+                name: 'attention_backward',
+                key: tcBackKey,
+                variant: 'subgroup-matrix',
+                shape,
+                dtype: 'f16',
+                roofline: 'fp16-tensor',
+                flops: 2.5 * fwdFlops,
+                torch: (['fp16'] as const).map((d) => attentionTorchKey('backward', a, d)),
+                note: 'f16 subgroup-matrix backward (dOut scaled per kv head)',
+              },
+              (r) => attentionBackward(r, q, k, v, out, dOut, lse, dq, dk, dv, mask, o),
+            );
+          }
         }
       });
     }

@@ -2,6 +2,7 @@ export { type AdamwRefOptions, adamwRef } from './adamw/adamw.ref.ts';
 export { type AdamwOptions, adamw } from './adamw/adamw.ts';
 export { type AttentionRefOptions, attentionBackwardRef, attentionRef } from './attention/attention.ref.ts';
 export { attentionBackward } from './attention/attention-backward.ts';
+export { attentionBackwardSubgroupMatrixShape } from './attention/attention-backward-subgroup-matrix.ts';
 export {
   type AttentionOptions,
   type AttentionVariant,

@@ -177,10 +177,12 @@ export function layerBackward(
   const dq = t(numHeads * headDim, 'd.q');
   const dk = t(numKvHeads * headDim, 'd.k');
   const dv = t(numKvHeads * headDim, 'd.v');
+  // The training forward ran in f32 (see layerForward): the backward must match its lse.
   attentionBackward(rec, acts.q, acts.k, acts.v, acts.a, da, acts.lse, dq, dk, dv, inp.mask, {
     numHeads,
     numKvHeads,
     headDim,
+    precision: 'f32',
   });
   da.release();
   ropeBackward(rec, dq, inp.positions, { numHeads, headDim, theta: shape.ropeTheta });

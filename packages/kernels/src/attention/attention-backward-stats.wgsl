@@ -1,6 +1,8 @@
 // Per (head, row) statistics the attention backward kernels read, in one buffer so that the dK/dV
-// kernel stays within 8 storage bindings: stats = [lse (copied) | D], each f32 [NH, B*T], with
-// D[h, r] = dOut[r, h] . out[r, h] (= sum_j p_j dp_j, the softmax backward's row term).
+// kernel stays within 8 storage bindings: stats = [lse (copied) | D | amax], each f32 [NH, B*T], with
+// D[h, r] = dOut[r, h] . out[r, h] (= sum_j p_j dp_j, the softmax backward's row term) and
+// amax[h, r] = max |dOut[r, h]| (the tensor-core kernels scale dOut by its maximum before rounding it
+// to f16; see attention-backward-scale.wgsl).
 // The wrapper appends `const HD: u32`.
 
 struct Params {
@@ -27,9 +29,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let r = n % p.rows;
   let base = r * p.nh * HD + h * HD;
   var d = 0.0;
+  var amax = 0.0;
   for (var e = 0u; e < HD; e++) {
     d = fma(dout[base + e], out[base + e], d);
+    amax = max(amax, abs(dout[base + e]));
   }
   stats[n] = lse[n];
   stats[count + n] = d;
+  stats[2u * count + n] = amax;
 }

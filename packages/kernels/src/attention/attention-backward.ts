@@ -21,6 +21,10 @@ import dkdvCode from './attention-backward-dkdv.wgsl?raw';
 import dqCode from './attention-backward-dq.wgsl?raw';
 import statsCode from './attention-backward-stats.wgsl?raw';
 import {
+  attentionBackwardSubgroupMatrix,
+  attentionBackwardSubgroupMatrixShape,
+} from './attention-backward-subgroup-matrix.ts';
+import {
   type AttentionOptions,
   attentionParams,
   attentionShape,
@@ -57,7 +61,9 @@ function pipelines(gpu: Gpu, l: AttentionLayout, hd: number) {
 
 /**
  * Gradients: dq [B*T, nH*hd], dk, dv [B*T, nKV*hd] (overwritten, GQA heads summed). Reads q, k, v,
- * out, dOut and the forward's lse; borrows an f32 [2, nH, B*T] scratch from the pool.
+ * out, dOut and the forward's lse; borrows an f32 [3 * nH * B*T + nKV] scratch from the pool. With
+ * precision 'f16' (the default) on devices with f16 subgroup matrices the tensor-core kernels run
+ * (attention-backward-subgroup-matrix.ts): pair them with the tensor-core forward.
  */
 export function attentionBackward(
   rec: Recorder,
@@ -87,7 +93,8 @@ export function attentionBackward(
   const gpu = rec.gpu;
   const l = attentionLayout(gpu, o);
   const p = pipelines(gpu, l, s.hd);
-  const stats = gpu.tensor('f32', [2, s.nh, s.rows], undefined, { label: 'attention-stats' });
+  // [lse | D | amax] per (head, row), then the tensor-core kernels' dOut scale per kv head.
+  const stats = gpu.tensor('f32', [3 * s.nh * s.rows + s.nkv], undefined, { label: 'attention-stats' });
 
   const statsGrid = grid1d(
     Math.ceil((s.nh * s.rows) / 64),
@@ -101,6 +108,14 @@ export function attentionBackward(
     workgroups: statsGrid,
     label: 'attention-backward-stats',
   });
+
+  const tensorCores =
+    o.precision === 'f32' || o.variant !== undefined ? null : attentionBackwardSubgroupMatrixShape(gpu, s.hd);
+  if (tensorCores) {
+    attentionBackwardSubgroupMatrix(rec, { q, k, v, dOut, stats, dq, dk, dv }, mask, s, o, tensorCores);
+    stats.release();
+    return;
+  }
 
   // Per workgroup, ROWS rows against up to `seq` others: dq recomputes p and dp (3 products of 2 flops),
   // dK/dV does so for every query head of its group (4 products).

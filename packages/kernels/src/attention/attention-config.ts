@@ -17,9 +17,10 @@ export interface AttentionOptions {
   /** Force an f32 kernel variant (tests, benchmarks); default: the best the device offers. */
   variant?: AttentionVariant;
   /**
-   * 'f16' (default) lets the forward run on f16 tensor cores (subgroup matrices) where the device has
-   * them, rounding q, k, v and the probabilities to f16; 'f32' keeps the f32 kernels, as training does
-   * (the backward recomputes the scores in f32 against the forward's lse).
+   * 'f16' (default) lets the forward and the backward run on f16 tensor cores (subgroup matrices) where
+   * the device has them, rounding q, k, v, dOut (scaled) and the probabilities to f16; 'f32' keeps the
+   * f32 kernels. Use the same precision for a forward and its backward: the backward recomputes the
+   * scores against the forward's lse.
    */
   precision?: 'f16' | 'f32';
   /** Fold grids at this many workgroups per dimension instead of the device limit (tests). */

@@ -1,5 +1,5 @@
 /**
- * The tensor-core attention forward, which only the H100 can run (benchmarks/gpu/run-all.sh checks it
+ * The tensor-core attention forward and backward, which only the H100 can run (benchmarks/gpu/run-all.sh checks them
  * there): its algorithm through the line-by-line CPU emulation against the f64 reference on every
  * mask the f32 kernels are tested on, and the WGSL compiled by Tint for every matrix shape.
  */
@@ -8,7 +8,12 @@ import { requestNodeGpu } from '@llara/gpu/node';
 import { describe, expect, it } from 'vitest';
 import type { SubgroupMatrixShape } from '../matmul/matmul-subgroup-matrix.ts';
 import { subgroupMatrixDefines } from '../matmul/matmul-subgroup-matrix.ts';
-import { attentionRef } from './attention.ref.ts';
+import { attentionBackwardRef, attentionRef } from './attention.ref.ts';
+import { emulateAttentionBackwardSubgroupMatrix } from './attention-backward-subgroup-matrix.emu.ts';
+import {
+  attentionBackwardScale,
+  attentionBackwardSubgroupMatrixSources,
+} from './attention-backward-subgroup-matrix.ts';
 import { llaraBlocks } from './attention-cases.ts';
 import { emulateAttentionForwardSubgroupMatrix } from './attention-forward-subgroup-matrix.emu.ts';
 import {
@@ -132,9 +137,70 @@ describe('tensor-core attention forward (CPU emulation of its tiling; the kernel
     });
   }
 
+  for (const c of CASES) {
+    it(`backward matches the reference: ${c.name}`, () => {
+      const rows = c.mask.batch * c.mask.seqLen;
+      const q = randomArray(rows * c.nh * c.hd, rows + c.hd);
+      const k = randomArray(rows * c.nkv * c.hd, rows + c.hd + 1);
+      const v = randomArray(rows * c.nkv * c.hd, rows + c.hd + 2);
+      // Small gradients, as a loss's are: the kernels scale dOut before rounding it to f16.
+      const dOut = randomArray(rows * c.nh * c.hd, rows + c.hd + 3, -1e-6, 1e-6);
+      const o = { numHeads: c.nh, numKvHeads: c.nkv, headDim: c.hd };
+      const want = attentionBackwardRef(q, k, v, dOut, c.mask, o);
+      [SHAPES[0], SHAPES[3]].forEach((shape, n) => {
+        const emu = { shape, maxSubgroupSize: 32, ...(n === 1 ? { subgroupSize: 16 } : {}) };
+        const fwd = emulateAttentionForwardSubgroupMatrix(q, k, v, c.mask, o, emu);
+        const got = emulateAttentionBackwardSubgroupMatrix({ q, k, v, dOut, ...fwd }, c.mask, o, emu);
+        for (const [name, g, w, width] of [
+          ['dq', got.dq, want.dq, c.nh * c.hd],
+          ['dk', got.dk, want.dk, c.nkv * c.hd],
+          ['dv', got.dv, want.dv, c.nkv * c.hd],
+        ] as const) {
+          // Gradients that are exactly 0 (one visible key: dS = dP - D) come out at f16 rounding of dOut
+          // terms, so the scale has a floor at a tenth of |dOut|'s range.
+          const scale = Math.max(...Array.from(w, Math.abs), 1e-7);
+          // f16 operands (relative 2^-11) over sums of tens of terms: 1% of the largest gradient.
+          const r = compareClose(
+            validOut(g, c.mask, width),
+            validOut(w, c.mask, width),
+            { atol: 1e-2 * scale, rtol: 1e-2 },
+            `${shape.M}x${shape.N}x${shape.K} ${name}`,
+          );
+          expect(r.ok, r.message).toBe(true);
+        }
+      });
+    });
+  }
+
   it('fits the H100 workgroup memory at head dim 128 and the default 16 KiB at head dim 32', () => {
     expect(attentionSubgroupMatrixBytes(128, 16)).toBeLessThanOrEqual(48 * 1024);
     expect(attentionSubgroupMatrixBytes(32, 16)).toBeLessThanOrEqual(16 * 1024);
+  });
+});
+
+describe('tensor-core attention backward: the dOut scale kernel (runs everywhere)', () => {
+  it('takes the largest amax of each kv group, and 1 for a group of zeros', async () => {
+    const gpu = await requestNodeGpu();
+    try {
+      const [rows, nh, nkv] = [70, 6, 3];
+      const count = nh * rows;
+      const stats = randomArray(3 * count + nkv, 5, 0, 1);
+      stats.fill(0, 2 * count + 4 * rows, 2 * count + 6 * rows); // kv group 2 (heads 4, 5): all zero
+      stats[2 * count + 3 * rows - 1] = 7.5; // the last row of head 2 (group 1)
+      const t = gpu.tensor('f32', [stats.length], stats);
+      const rec = gpu.recorder();
+      attentionBackwardScale(rec, t, { rows, nh, nkv });
+      rec.submit();
+      const got = (await gpu.read(t)) as Float32Array;
+      const want = [0, 1].map((g) =>
+        Math.max(...stats.subarray(2 * count + 2 * g * rows, 2 * count + 2 * (g + 1) * rows)),
+      );
+      expect(Array.from(got.subarray(3 * count))).toEqual([want[0], 7.5, 1]);
+      expect(want[1]).toBe(7.5);
+      t.release();
+    } finally {
+      gpu.destroy();
+    }
   });
 });
 
@@ -149,14 +215,22 @@ describe('tensor-core attention WGSL', () => {
       const failures: string[] = [];
       for (const shape of SHAPES)
         for (const hd of [16, 64, 128]) {
-          const src = preprocess(attentionSubgroupMatrixSource(hd), subgroupMatrixDefines(shape));
-          const module = gpu.device.createShaderModule({ code: src });
-          const info = await module.getCompilationInfo();
-          const errors = info.messages.filter((m) => m.type === 'error');
-          if (errors.length)
-            failures.push(
-              `${JSON.stringify(shape)} hd ${hd}: ${errors[0].message} (line ${errors[0].lineNum})`,
-            );
+          const bw = attentionBackwardSubgroupMatrixSources(hd);
+          for (const [kernel, code] of [
+            ['forward', attentionSubgroupMatrixSource(hd)],
+            ['dq', bw.dq],
+            ['dkdv', bw.dkdv],
+          ]) {
+            const module = gpu.device.createShaderModule({
+              code: preprocess(code, subgroupMatrixDefines(shape)),
+            });
+            const info = await module.getCompilationInfo();
+            const errors = info.messages.filter((m) => m.type === 'error');
+            if (errors.length)
+              failures.push(
+                `${kernel} ${JSON.stringify(shape)} hd ${hd}: ${errors[0].message} (line ${errors[0].lineNum})`,
+              );
+          }
         }
       expect(failures).toEqual([]);
     } finally {
