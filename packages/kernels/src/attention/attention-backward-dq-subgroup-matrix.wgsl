@@ -13,21 +13,7 @@ enable chromium_experimental_subgroup_matrix;
 enable f16;
 diagnostic(off, chromium.subgroup_matrix_uniformity);
 
-#if SM16
-const SM = 16u;
-#else
-const SM = 8u;
-#endif
-#if SN16
-const SN = 16u;
-#else
-const SN = 8u;
-#endif
-#if SK16
-const SK = 16u;
-#else
-const SK = 8u;
-#endif
+// SM, SN, SK: common/subgroup-matrix-sides.wgsl.
 const NSG = 2u;
 const BQ = NSG * SM;
 const BKV = 32u;

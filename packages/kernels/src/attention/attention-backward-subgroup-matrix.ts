@@ -8,6 +8,7 @@
  * small loss gradients do not underflow).
  */
 import { flopChunks, type Gpu, params, type Recorder, type Tensor } from '@llara/gpu';
+import sidesCode from '../common/subgroup-matrix-sides.wgsl?raw';
 import { type SubgroupMatrixShape, subgroupMatrixDefines } from '../matmul/matmul-subgroup-matrix.ts';
 import dkdvCode from './attention-backward-dkdv-subgroup-matrix.wgsl?raw';
 import dqCode from './attention-backward-dq-subgroup-matrix.wgsl?raw';
@@ -41,7 +42,7 @@ export function attentionBackwardSubgroupMatrixShape(gpu: Gpu, headDim: number):
 
 /** The two kernels' WGSL for a head dim (before the `#if` defines of the matrix shape). */
 export function attentionBackwardSubgroupMatrixSources(headDim: number): { dq: string; dkdv: string } {
-  const tail = `${paramsCode}\n${maskCode}`;
+  const tail = `${paramsCode}\n${maskCode}\n${sidesCode}`;
   return {
     dq: withConstants(`${dqCode}\n${tail}`, { HD: headDim }),
     dkdv: withConstants(`${dkdvCode}\n${tail}`, { HD: headDim }),

@@ -5,6 +5,7 @@
  * memory; its outputs equal the f32 kernel's within f16 rounding of q, k, v and the probabilities.
  */
 import { flopChunks, type Gpu, type Recorder, type Tensor } from '@llara/gpu';
+import sidesCode from '../common/subgroup-matrix-sides.wgsl?raw';
 import {
   type SubgroupMatrixShape,
   subgroupMatrixDefines,
@@ -51,7 +52,7 @@ export function attentionSubgroupMatrixShape(gpu: Gpu, headDim: number): Subgrou
 
 /** The kernel's WGSL for a head dim (before the `#if` defines of the matrix shape). */
 export function attentionSubgroupMatrixSource(headDim: number): string {
-  return withConstants(`${code}\n${paramsCode}\n${ioCode}\n${maskCode}`, { HD: headDim });
+  return withConstants(`${code}\n${paramsCode}\n${ioCode}\n${maskCode}\n${sidesCode}`, { HD: headDim });
 }
 
 /** Records the tensor-core forward (shapes checked by the caller, `attentionForward`). */

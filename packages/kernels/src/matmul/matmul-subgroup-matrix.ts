@@ -5,6 +5,7 @@
  * index arithmetic are verified through matmul-subgroup-matrix.emu.ts.
  */
 import type { Gpu } from '@llara/gpu';
+import sidesWgsl from '../common/subgroup-matrix-sides.wgsl?raw';
 import { withWeights } from '../common/weights.ts';
 import commonWgsl from './matmul-common.wgsl?raw';
 import headWgsl from './matmul-subgroup-matrix.head.wgsl?raw';
@@ -20,7 +21,7 @@ export interface SubgroupMatrixShape {
 /** Constants of matmul-subgroup-matrix.wgsl (keep equal): tile, slice depth, computing subgroups. */
 export const SUBGROUP_MATRIX_TILE = { BM: 64, BN: 64, BK: 32, NSG: 4 } as const;
 
-export const subgroupMatrixCode = `${headWgsl}\n${withWeights(`${commonWgsl}\n${bodyWgsl}`)}`;
+export const subgroupMatrixCode = `${headWgsl}\n${withWeights(`${commonWgsl}\n${bodyWgsl}\n${sidesWgsl}`)}`;
 
 /**
  * The f16 -> f32 configuration to use (largest product first; the kernel supports sides of 8 and 16),

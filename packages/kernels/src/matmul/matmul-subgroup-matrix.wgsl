@@ -10,21 +10,7 @@
 // arithmetic is verified by matmul-subgroup-matrix.emu.ts, a line-by-line TS transcription that must
 // be kept in step with this file. Shapes and layouts: see matmul-common.wgsl.
 
-#if SM16
-const SM = 16u;
-#else
-const SM = 8u;
-#endif
-#if SN16
-const SN = 16u;
-#else
-const SN = 8u;
-#endif
-#if SK16
-const SK = 16u;
-#else
-const SK = 8u;
-#endif
+// SM, SN, SK: common/subgroup-matrix-sides.wgsl.
 const BM = 64u;
 const BN = 64u;
 const BK = 32u;
