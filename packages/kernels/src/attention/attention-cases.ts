@@ -17,7 +17,8 @@ export interface AttentionCase {
   maxDispatchFlops?: number;
 }
 
-function mask(
+/** A mask description from per-sequence valid ranges and optional LLaRA blocks (a0, a1, b0, b1). */
+export function mask(
   seqLen: number,
   causal: boolean,
   valid: [number, number][],

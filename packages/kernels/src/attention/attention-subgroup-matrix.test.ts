@@ -14,7 +14,7 @@ import {
   attentionBackwardScale,
   attentionBackwardSubgroupMatrixSources,
 } from './attention-backward-subgroup-matrix.ts';
-import { llaraBlocks } from './attention-cases.ts';
+import { llaraBlocks, mask } from './attention-cases.ts';
 import { emulateAttentionForwardSubgroupMatrix } from './attention-forward-subgroup-matrix.emu.ts';
 import {
   attentionSubgroupMatrixBytes,
@@ -35,22 +35,6 @@ const SHAPES: SubgroupMatrixShape[] = [
  * few 1e-3: atol 5e-3, rtol 5e-3 (the f32 kernel is held to 1e-5).
  */
 const TOL = { atol: 5e-3, rtol: 5e-3 };
-
-function mask(
-  seqLen: number,
-  causal: boolean,
-  valid: [number, number][],
-  block?: [number, number, number, number][],
-): MaskDescription {
-  return {
-    batch: valid.length,
-    seqLen,
-    causal,
-    validStart: Int32Array.from(valid, (v) => v[0]),
-    validEnd: Int32Array.from(valid, (v) => v[1]),
-    block: block ? Int32Array.from(block.flat()) : undefined,
-  };
-}
 
 const CASES: { name: string; mask: MaskDescription; nh: number; nkv: number; hd: number }[] = [
   { name: 'one token', mask: mask(1, true, [[0, 1]]), nh: 2, nkv: 2, hd: 16 },
