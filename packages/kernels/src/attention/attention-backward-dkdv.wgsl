@@ -7,7 +7,8 @@ diagnostic(off, subgroup_uniformity);
 // that reads this kv head (GQA) stream through workgroup memory in tiles of QT, so heads are summed
 // here without atomics. Per visible (query i, key j), with p recomputed from lse:
 //   dv_j += p dOut_i;  dk_j += p (dOut_i . v_j - D_i) q_i,  then dk *= scale.
-// The wrapper appends `const HD, HD4, HD4P, LANES, CHUNKS, QT, WG, ROWS`.
+// The wrapper appends `const HD, HD4, HD4P, LANES, CHUNKS, QT, WG, ROWS` and the row chunk access
+// (load_q4 ..., store_dk4, store_dv4) from attention-rows.ts.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -24,114 +25,6 @@ var<workgroup> q_tile: array<vec4f, QT * HD4P>;
 var<workgroup> do_tile: array<vec4f, QT * HD4P>;
 var<workgroup> lse_tile: array<f32, QT>;
 var<workgroup> d_tile: array<f32, QT>;
-
-// Chunk c (< HD4) of the row starting at `base`; a last partial chunk is zero-padded (indices are
-// clamped to the row's last element, so nothing outside the row is read).
-fn load_q4(base: u32, c: u32) -> vec4f {
-  let d = base + 4u * c;
-  if (HD % 4u == 0u) {
-    return vec4f(q[d], q[d + 1u], q[d + 2u], q[d + 3u]);
-  }
-  let n = HD - 4u * c;
-  return vec4f(
-    q[d],
-    select(0.0, q[d + min(1u, n - 1u)], n > 1u),
-    select(0.0, q[d + min(2u, n - 1u)], n > 2u),
-    select(0.0, q[d + min(3u, n - 1u)], n > 3u),
-  );
-}
-
-// Chunk c (< HD4) of the row starting at `base`; a last partial chunk is zero-padded (indices are
-// clamped to the row's last element, so nothing outside the row is read).
-fn load_k4(base: u32, c: u32) -> vec4f {
-  let d = base + 4u * c;
-  if (HD % 4u == 0u) {
-    return vec4f(k[d], k[d + 1u], k[d + 2u], k[d + 3u]);
-  }
-  let n = HD - 4u * c;
-  return vec4f(
-    k[d],
-    select(0.0, k[d + min(1u, n - 1u)], n > 1u),
-    select(0.0, k[d + min(2u, n - 1u)], n > 2u),
-    select(0.0, k[d + min(3u, n - 1u)], n > 3u),
-  );
-}
-
-// Chunk c (< HD4) of the row starting at `base`; a last partial chunk is zero-padded (indices are
-// clamped to the row's last element, so nothing outside the row is read).
-fn load_v4(base: u32, c: u32) -> vec4f {
-  let d = base + 4u * c;
-  if (HD % 4u == 0u) {
-    return vec4f(v[d], v[d + 1u], v[d + 2u], v[d + 3u]);
-  }
-  let n = HD - 4u * c;
-  return vec4f(
-    v[d],
-    select(0.0, v[d + min(1u, n - 1u)], n > 1u),
-    select(0.0, v[d + min(2u, n - 1u)], n > 2u),
-    select(0.0, v[d + min(3u, n - 1u)], n > 3u),
-  );
-}
-
-// Chunk c (< HD4) of the row starting at `base`; a last partial chunk is zero-padded (indices are
-// clamped to the row's last element, so nothing outside the row is read).
-fn load_do4(base: u32, c: u32) -> vec4f {
-  let d = base + 4u * c;
-  if (HD % 4u == 0u) {
-    return vec4f(dout[d], dout[d + 1u], dout[d + 2u], dout[d + 3u]);
-  }
-  let n = HD - 4u * c;
-  return vec4f(
-    dout[d],
-    select(0.0, dout[d + min(1u, n - 1u)], n > 1u),
-    select(0.0, dout[d + min(2u, n - 1u)], n > 2u),
-    select(0.0, dout[d + min(3u, n - 1u)], n > 3u),
-  );
-}
-
-// Stores chunk c of the row starting at `base`: all of a full chunk, part of a last partial one,
-// nothing for a padding chunk (c >= HD4).
-fn store_dk4(base: u32, c: u32, x: vec4f) {
-  let d = base + 4u * c;
-  if (4u * c + 3u < HD) {
-    dk[d] = x.x;
-    dk[d + 1u] = x.y;
-    dk[d + 2u] = x.z;
-    dk[d + 3u] = x.w;
-    return;
-  }
-  if (4u * c < HD) {
-    dk[d] = x.x;
-  }
-  if (4u * c + 1u < HD) {
-    dk[d + 1u] = x.y;
-  }
-  if (4u * c + 2u < HD) {
-    dk[d + 2u] = x.z;
-  }
-}
-
-// Stores chunk c of the row starting at `base`: all of a full chunk, part of a last partial one,
-// nothing for a padding chunk (c >= HD4).
-fn store_dv4(base: u32, c: u32, x: vec4f) {
-  let d = base + 4u * c;
-  if (4u * c + 3u < HD) {
-    dv[d] = x.x;
-    dv[d + 1u] = x.y;
-    dv[d + 2u] = x.z;
-    dv[d + 3u] = x.w;
-    return;
-  }
-  if (4u * c < HD) {
-    dv[d] = x.x;
-  }
-  if (4u * c + 1u < HD) {
-    dv[d + 1u] = x.y;
-  }
-  if (4u * c + 2u < HD) {
-    dv[d + 2u] = x.z;
-  }
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

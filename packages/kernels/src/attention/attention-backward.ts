@@ -36,10 +36,15 @@ import lanesCode from './attention-lanes.wgsl?raw';
 import { type AttentionLayout, attentionLayout, layoutConstants, layoutDefines } from './attention-layout.ts';
 import maskCode from './attention-mask.wgsl?raw';
 import paramsCode from './attention-params.wgsl?raw';
+import { rowAccess } from './attention-rows.ts';
 import type { GpuMask } from './gpu-mask.ts';
 
-const DQ_SOURCE = `${dqCode}\n${paramsCode}\n${maskCode}\n${lanesCode}`;
-const DKDV_SOURCE = `${dkdvCode}\n${paramsCode}\n${maskCode}\n${lanesCode}`;
+const LOADS = { load_q4: 'q', load_k4: 'k', load_v4: 'v', load_do4: 'dout' };
+const DQ_SOURCE = `${dqCode}\n${paramsCode}\n${maskCode}\n${lanesCode}\n${rowAccess({ load: LOADS, store: { store_dq4: 'dq' } })}`;
+const DKDV_SOURCE = `${dkdvCode}\n${paramsCode}\n${maskCode}\n${lanesCode}\n${rowAccess({
+  load: LOADS,
+  store: { store_dk4: 'dk', store_dv4: 'dv' },
+})}`;
 
 function pipelines(gpu: Gpu, l: AttentionLayout, hd: number) {
   const consts = layoutConstants(l, hd);

@@ -37,9 +37,14 @@ import lanesCode from './attention-lanes.wgsl?raw';
 import { type AttentionLayout, attentionLayout, layoutConstants, layoutDefines } from './attention-layout.ts';
 import maskCode from './attention-mask.wgsl?raw';
 import paramsCode from './attention-params.wgsl?raw';
+import { rowAccess } from './attention-rows.ts';
 import type { GpuMask } from './gpu-mask.ts';
 
-const SOURCE = `${code}\n${paramsCode}\n${ioCode}\n${maskCode}\n${lanesCode}`;
+const ROW_ACCESS = rowAccess({
+  load: { load_q4: 'q', load_k4: 'k', load_v4: 'v' },
+  store: { store_out4: 'out' },
+});
+const SOURCE = `${code}\n${paramsCode}\n${ioCode}\n${maskCode}\n${lanesCode}\n${ROW_ACCESS}`;
 
 /** The tensor-core forward's matrix shape when `attentionForward` would use it for these options. */
 function tensorCoreShape(gpu: Gpu, o: AttentionOptions) {

@@ -6,80 +6,11 @@ diagnostic(off, subgroup_uniformity);
 // adjacent invocations (1 in the plain variant), ROWS rows of one head per workgroup; keys and values
 // stream through workgroup memory in tiles of KT; online softmax with f32 accumulation, so no T x T
 // matrix exists. The wrapper appends `const HD, HD4, HD4P, LANES, CHUNKS, KT, WG, ROWS`; row layout
-// and loop rules in attention-lanes.wgsl, mask in attention-mask.wgsl.
+// and loop rules in attention-lanes.wgsl, mask in attention-mask.wgsl, row chunk access
+// (load_q4 ...) from attention-rows.ts.
 
 var<workgroup> k_tile: array<vec4f, KT * HD4P>;
 var<workgroup> v_tile: array<vec4f, KT * HD4P>;
-
-// Chunk c (< HD4) of the row starting at `base`; a last partial chunk is zero-padded (indices are
-// clamped to the row's last element, so nothing outside the row is read).
-fn load_q4(base: u32, c: u32) -> vec4f {
-  let d = base + 4u * c;
-  if (HD % 4u == 0u) {
-    return vec4f(q[d], q[d + 1u], q[d + 2u], q[d + 3u]);
-  }
-  let n = HD - 4u * c;
-  return vec4f(
-    q[d],
-    select(0.0, q[d + min(1u, n - 1u)], n > 1u),
-    select(0.0, q[d + min(2u, n - 1u)], n > 2u),
-    select(0.0, q[d + min(3u, n - 1u)], n > 3u),
-  );
-}
-
-// Chunk c (< HD4) of the row starting at `base`; a last partial chunk is zero-padded (indices are
-// clamped to the row's last element, so nothing outside the row is read).
-fn load_k4(base: u32, c: u32) -> vec4f {
-  let d = base + 4u * c;
-  if (HD % 4u == 0u) {
-    return vec4f(k[d], k[d + 1u], k[d + 2u], k[d + 3u]);
-  }
-  let n = HD - 4u * c;
-  return vec4f(
-    k[d],
-    select(0.0, k[d + min(1u, n - 1u)], n > 1u),
-    select(0.0, k[d + min(2u, n - 1u)], n > 2u),
-    select(0.0, k[d + min(3u, n - 1u)], n > 3u),
-  );
-}
-
-// Chunk c (< HD4) of the row starting at `base`; a last partial chunk is zero-padded (indices are
-// clamped to the row's last element, so nothing outside the row is read).
-fn load_v4(base: u32, c: u32) -> vec4f {
-  let d = base + 4u * c;
-  if (HD % 4u == 0u) {
-    return vec4f(v[d], v[d + 1u], v[d + 2u], v[d + 3u]);
-  }
-  let n = HD - 4u * c;
-  return vec4f(
-    v[d],
-    select(0.0, v[d + min(1u, n - 1u)], n > 1u),
-    select(0.0, v[d + min(2u, n - 1u)], n > 2u),
-    select(0.0, v[d + min(3u, n - 1u)], n > 3u),
-  );
-}
-
-// Stores chunk c of the row starting at `base`: all of a full chunk, part of a last partial one,
-// nothing for a padding chunk (c >= HD4).
-fn store_out4(base: u32, c: u32, x: vec4f) {
-  let d = base + 4u * c;
-  if (4u * c + 3u < HD) {
-    out[d] = x.x;
-    out[d + 1u] = x.y;
-    out[d + 2u] = x.z;
-    out[d + 3u] = x.w;
-    return;
-  }
-  if (4u * c < HD) {
-    out[d] = x.x;
-  }
-  if (4u * c + 1u < HD) {
-    out[d + 1u] = x.y;
-  }
-  if (4u * c + 2u < HD) {
-    out[d + 2u] = x.z;
-  }
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
