@@ -13,6 +13,7 @@
  */
 import type { Gpu } from '@llara/gpu';
 import { GpuFlatIndex } from '@llara/index';
+import { xorshift32 } from './random-data.ts';
 
 export interface SearchBenchOptions {
   /** Tiny shapes, for CPU-only machines (lavapipe). */
@@ -57,19 +58,6 @@ export function peakBandwidthGBps(adapterName: string): number | null {
   return null;
 }
 
-/** xorshift32 stream of u32s. */
-function randomU32(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
-
 /**
  * Random f16 bit patterns with |value| < 2 (exponent bit 14 cleared), two halves per u32: building 8 GiB
  * through f32 -> f16 conversion would take minutes of JS.
@@ -77,7 +65,7 @@ function randomU32(seed: number): () => number {
 function randomHalves(count: number, seed: number): Uint16Array {
   const out = new Uint16Array(count + (count & 1));
   const words = new Uint32Array(out.buffer);
-  const next = randomU32(seed);
+  const next = xorshift32(seed);
   for (let i = 0; i < words.length; i++) words[i] = next() & 0xbfffbfff;
   return count & 1 ? out.subarray(0, count) : out;
 }
@@ -110,7 +98,7 @@ export async function benchSearch(gpu: Gpu, opts: SearchBenchOptions = {}): Prom
     const out: SearchBenchRow[] = [];
     const measure = async (name: SearchBenchRow['name'], queries: number) => {
       const q = new Float32Array(queries * d);
-      const next = randomU32(99 + queries);
+      const next = xorshift32(99 + queries);
       for (let i = 0; i < q.length; i++) q[i] = next() / 2 ** 31 - 1;
       const run = () => (name === 'index_search_gpu' ? index.searchApprox(q, k) : index.search(q, k));
       await run(); // compiles pipelines and uploads the corpus on the first call

@@ -16,14 +16,14 @@
  * Removal compacts: the shard's last row moves into the hole (host and device), as `VectorStore` does.
  * The host keeps a copy of every shard (the exact re-scoring reads it; no ArrayBuffer exceeds a shard).
  */
-import { f16BitsToF32, type Gpu, Tensor, toF16Array } from '@llara/gpu';
+import { type Gpu, Tensor, toF16Array } from '@llara/gpu';
 import { matmul, TOPK_MAX_K, topk } from '@llara/kernels';
 import { type CandidateList, innerProductErrorBound, isUsable, mergeCandidates } from './exact-rerank.ts';
 import { checkSearch, dot } from './flat-index.ts';
 import type { SearchHit } from './ranking.ts';
 import { TopK } from './top-k.ts';
 import type { VectorDType, VectorIndex } from './vector-index.ts';
-import { checkDims, checkRows } from './vector-store.ts';
+import { checkDims, checkRows, f16Table } from './vector-store.ts';
 
 export interface GpuFlatIndexOptions {
   /** Storage precision on the device and host (default 'f32'); f16 scores the rounded vectors, as FlatIndex does. */
@@ -54,15 +54,6 @@ const BUFFER_ALIGN = 256;
 const F16_MAX = 65504;
 /** Elements per queue write when uploading shards (even, so f16 chunks stay u32-aligned). */
 const WRITE_CHUNK = 1 << 26;
-
-let halfTable: Float32Array | undefined;
-function f16Table(): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) halfTable[h] = f16BitsToF32(h);
-  }
-  return halfTable;
-}
 
 /** Rows of one shard: host copy, device copy, and what the device copy still lacks. */
 class Shard {

@@ -25,7 +25,7 @@ export function checkRows(vectors: Float32Array, dims: number, what: string): nu
 let halfTable: Float32Array | undefined;
 
 /** All 65,536 float16 bit patterns decoded, so decoding a row is one table lookup per value. */
-function f16Table(): Float32Array {
+export function f16Table(): Float32Array {
   if (!halfTable) {
     halfTable = new Float32Array(65536);
     for (let h = 0; h < 65536; h++) halfTable[h] = f16BitsToF32(h);
