@@ -57,6 +57,7 @@ export {
   serializeAdapter,
 } from './peft.ts';
 export { LLAMA2_7B_CONFIG, RandomCheckpoint, randomTensorValues } from './random-init.ts';
+export { randomLora } from './random-lora.ts';
 export {
   type LlamaRefInputs,
   type LlamaRefOptions,

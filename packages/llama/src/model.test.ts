@@ -7,12 +7,12 @@ import { compareClose, type Gpu, randomArray } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { type MaskDescription, paddedCausalMask } from '@llara/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LlamaConfig } from './config.ts';
 import { uploadModel } from './load-gpu.ts';
 import { LoraGpu } from './lora-gpu.ts';
 import { openModelFolder } from './node.ts';
 import { readAllFloat32 } from './open-model.ts';
-import { initLoraWeights, type LoraWeights } from './peft.ts';
+import type { LoraWeights } from './peft.ts';
+import { randomLora } from './random-lora.ts';
 import { llamaForwardRef, llamaForwardRefF64 } from './reference/llama-ref.ts';
 
 const STORIES = new URL('../../../data/models/stories260K', import.meta.url).pathname;
@@ -30,27 +30,6 @@ async function load(dir: string) {
   const weights = await readAllFloat32(opened.checkpoint);
   const model = await uploadModel(gpu, opened.config, opened.checkpoint);
   return { config: opened.config, weights, model };
-}
-
-/** Random LoRA with non-zero B so every path carries signal. */
-function randomLora(config: LlamaConfig, r: number, seed: number, dropout = 0): LoraWeights {
-  const w = initLoraWeights(
-    {
-      r,
-      alpha: 2 * r,
-      dropout,
-      targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-      useRslora: false,
-      baseModel: null,
-      modulesToSave: [],
-    },
-    config,
-    seed,
-  );
-  let s = seed;
-  for (const layer of w.layers)
-    for (const m of Object.values(layer)) m!.B.set(randomArray(m!.B.length, ++s, -0.2, 0.2));
-  return w;
 }
 
 function twoSequences(vocab: number, T: number, lens: [number, number], padding: 'left' | 'right') {

@@ -4,15 +4,8 @@
  * its vocabulary (ids 3..111; the flag recipe's 16 specials land on 112..127), and LoRA adapters.
  * Not exported from the package.
  */
-import { type Gpu, randomArray } from '@llara/gpu';
-import {
-  initLoraWeights,
-  type LlamaConfig,
-  type LlamaModel,
-  type LoraWeights,
-  readAllFloat32,
-  uploadModel,
-} from '@llara/llama';
+import type { Gpu } from '@llara/gpu';
+import { type LlamaConfig, type LlamaModel, readAllFloat32, uploadModel } from '@llara/llama';
 import { openModelFolder } from '@llara/llama/node';
 import type { TokenizerLike } from './layout.ts';
 
@@ -45,26 +38,8 @@ export async function loadTinyModel(gpu: Gpu): Promise<TinyModel> {
   return { config: opened.config, weights, model };
 }
 
-/** A LoRA adapter on every projection; B is random (not PEFT's zeros) so every path carries signal. */
-export function randomLora(config: LlamaConfig, r: number, seed: number, dropout = 0): LoraWeights {
-  const w = initLoraWeights(
-    {
-      r,
-      alpha: 2 * r,
-      dropout,
-      targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-      useRslora: false,
-      baseModel: null,
-      modulesToSave: [],
-    },
-    config,
-    seed,
-  );
-  let s = seed;
-  for (const layer of w.layers)
-    for (const m of Object.values(layer)) m?.B.set(randomArray(m.B.length, ++s, -0.2, 0.2));
-  return w;
-}
+/** The graph tests' random adapter (B not zero), shared with `@llara/llama`. */
+export { randomLora } from '@llara/llama';
 
 /** Every LoRA gradient, in `parameters()` order, then zeroes them on the device. */
 export async function takeGrads(model: LlamaModel): Promise<Float32Array[]> {
