@@ -323,6 +323,24 @@ export async function benchModel(
     return model.lora.parameters().reduce((s, p) => s + p.param.byteLength, 0);
   };
 
+  /**
+   * Wall time of `trainStep` (warm-up, then the timed repetitions) and the device memory it holds: the
+   * adapter's values and gradients, AdamW's two moments and the pool. A non-finite loss is an error.
+   */
+  const measureSteps = async (trainer: { trainStep(): Promise<{ loss: number }> }, paramBytes: number) => {
+    let t = { ms: 0, samples: [] as number[] };
+    const memory = await memoryDuring(
+      { trainableBytes: 2 * paramBytes, optimizerBytes: 2 * paramBytes },
+      async () => {
+        t = await timeWall(async () => {
+          const line = await trainer.trainStep();
+          if (!Number.isFinite(line.loss)) throw new Error(`the training loss became ${line.loss}`);
+        }, timing);
+      },
+    );
+    return { t, memory };
+  };
+
   const trainRow = async (T: number, B: number) => {
     const key = trainKey(plan.model, B, T, 'f16w');
     // A step costs about 3 forwards; the warm-up step and the timed ones.
@@ -344,17 +362,7 @@ export async function benchModel(
         ar: true,
         baseVocab: config.vocabSize,
       });
-      const step = trainer;
-      let t = { ms: 0, samples: [] as number[] };
-      const memory = await memoryDuring(
-        { trainableBytes: 2 * paramBytes, optimizerBytes: 2 * paramBytes },
-        async () => {
-          t = await timeWall(async () => {
-            const line = await step.trainStep();
-            if (!Number.isFinite(line.loss)) throw new Error(`the training loss became ${line.loss}`);
-          }, timing);
-        },
-      );
+      const { t, memory } = await measureSteps(trainer, paramBytes);
       const row = rowOf(
         'train_pretext',
         key,
@@ -407,17 +415,7 @@ export async function benchModel(
         chunkSize,
         baseVocab: config.vocabSize,
       });
-      const step = trainer;
-      let t = { ms: 0, samples: [] as number[] };
-      const memory = await memoryDuring(
-        { trainableBytes: 2 * paramBytes, optimizerBytes: 2 * paramBytes },
-        async () => {
-          t = await timeWall(async () => {
-            const line = await step.trainStep();
-            if (!Number.isFinite(line.loss)) throw new Error(`the training loss became ${line.loss}`);
-          }, timing);
-        },
-      );
+      const { t, memory } = await measureSteps(trainer, paramBytes);
       const variant =
         chunkSize > 0
           ? `InfoNCE step, GradCache chunks of ${chunkSize}: ${B} queries x ${g} passages`
