@@ -8,6 +8,7 @@
 import { at, type Mat, matLoad, matMulAcc, matStore, put, toF16 } from '../common/subgroup-matrix.emu.ts';
 import type { AttentionSubgroupMatrixEmulation } from './attention-forward-subgroup-matrix.emu.ts';
 import { ATTENTION_SM_TILE } from './attention-forward-subgroup-matrix.ts';
+import { emuQueryTile, emuSeqMask, emuSkipsKeys } from './attention-mask.emu.ts';
 import { maskTable } from './gpu-mask.ts';
 import type { MaskDescription } from './mask.ts';
 
@@ -72,11 +73,6 @@ export function emulateAttentionBackwardSubgroupMatrix(
     stats[3 * count + g] = mx > 0 ? mx : 1;
   }
 
-  const seqMask = (b: number) => {
-    const [vs, ve, a0, a1, b0, b1] = table.subarray(6 * b, 6 * b + 6);
-    const sees = (i: number, j: number) => (!p.causal || j <= i) && !(i >= b0 && i < b1 && j >= a0 && j < a1);
-    return { vs, ve, a0, a1, b0, b1, sees };
-  };
   const subgroups = Math.min(WG / sgSize, NSG);
 
   // dQ kernel.
@@ -97,15 +93,10 @@ export function emulateAttentionBackwardSubgroupMatrix(
       const h = Math.floor(flat / tiles) % p.nh;
       const b = Math.floor(flat / (tiles * p.nh));
       const kvh = Math.floor(h / group);
-      const m = seqMask(b);
+      const m = emuSeqMask(table, b, p.causal);
       const c = at(stats, 3 * count + kvh, 'stats');
       const i0 = tile * BQ;
-      const r0 = Math.max(i0, m.vs);
-      const r1 = Math.min(i0 + BQ, m.ve);
-      let kEnd = m.ve;
-      if (p.causal) kEnd = Math.min(kEnd, r1);
-      if (r1 <= r0) kEnd = m.vs;
-      const rowsInB = r0 >= m.b0 && r1 <= m.b1;
+      const qt = emuQueryTile(m, p.causal, i0, BQ);
       for (let e = 0; e < BQ * HD; e++) {
         const i = i0 + Math.floor(e / HD);
         let qq = 0;
@@ -126,9 +117,9 @@ export function emulateAttentionBackwardSubgroupMatrix(
         live(lid) ? f32(at(stats, count + h * rows + b * p.seq + i0 + lid, 'stats') / c) : 0,
       );
       const acc = Array.from({ length: NSG }, () => Array.from({ length: TO }, zero));
-      for (let t0 = m.vs; t0 < kEnd; t0 += BKV) {
-        const t1 = Math.min(t0 + BKV, kEnd);
-        if (rowsInB && t0 >= m.a0 && t1 <= m.a1) continue;
+      for (let t0 = m.vs; t0 < qt.kEnd; t0 += BKV) {
+        const t1 = Math.min(t0 + BKV, qt.kEnd);
+        if (emuSkipsKeys(qt, m, t0, t1)) continue;
         for (let e = 0; e < BKV * HD; e++) {
           const j = t0 + Math.floor(e / HD);
           let kk = 0;
@@ -212,7 +203,7 @@ export function emulateAttentionBackwardSubgroupMatrix(
       const tile = flat % tiles;
       const kvh = Math.floor(flat / tiles) % p.nkv;
       const b = Math.floor(flat / (tiles * p.nkv));
-      const m = seqMask(b);
+      const m = emuSeqMask(table, b, p.causal);
       const c = at(stats, 3 * count + kvh, 'stats');
       const j0 = tile * BK;
       const c0 = Math.max(j0, m.vs);

@@ -7,6 +7,7 @@
 import { at, type Mat, matLoad, matMulAcc, matStore, put, toF16 } from '../common/subgroup-matrix.emu.ts';
 import type { SubgroupMatrixShape } from '../matmul/matmul-subgroup-matrix.ts';
 import { ATTENTION_SM_TILE } from './attention-forward-subgroup-matrix.ts';
+import { emuQueryTile, emuSeqMask, emuSkipsKeys } from './attention-mask.emu.ts';
 import { maskTable } from './gpu-mask.ts';
 import type { MaskDescription } from './mask.ts';
 
@@ -66,21 +67,16 @@ export function emulateAttentionForwardSubgroupMatrix(
     const h = Math.floor(flat / tiles) % p.nh;
     const b = Math.floor(flat / (tiles * p.nh));
     const kvh = Math.floor(h / (p.nh / p.nkv));
-    const [vs, ve, a0, a1, b0, b1] = table.subarray(6 * b, 6 * b + 6);
-    const sees = (i: number, j: number) => (!p.causal || j <= i) && !(i >= b0 && i < b1 && j >= a0 && j < a1);
+    const m = emuSeqMask(table, b, p.causal);
 
     const i0 = tile * BQ;
-    const r0 = Math.max(i0, vs);
-    const r1 = Math.min(i0 + BQ, ve);
-    let kEnd = ve;
-    if (p.causal) kEnd = Math.min(kEnd, r1);
-    if (r1 <= r0) kEnd = vs;
-    const rowsInB = r0 >= b0 && r1 <= b1;
+    const qt = emuQueryTile(m, p.causal, i0, BQ);
 
     for (let e = 0; e < BQ * HD; e++) {
       const i = i0 + Math.floor(e / HD);
       let x = 0;
-      if (i >= vs && i < ve) x = f32(at(q, (b * p.seq + i) * p.nh * HD + h * HD + (e % HD), 'q') * p.scale);
+      if (i >= m.vs && i < m.ve)
+        x = f32(at(q, (b * p.seq + i) * p.nh * HD + h * HD + (e % HD), 'q') * p.scale);
       put(Qs, e, toF16(x), 'Qs');
     }
 
@@ -112,9 +108,9 @@ export function emulateAttentionForwardSubgroupMatrix(
     };
     const tilesOfKeys = () => {
       const list: [number, number][] = [];
-      for (let t0 = vs; t0 < kEnd; t0 += BKV) {
-        const t1 = Math.min(t0 + BKV, kEnd);
-        if (rowsInB && t0 >= a0 && t1 <= a1) continue;
+      for (let t0 = m.vs; t0 < qt.kEnd; t0 += BKV) {
+        const t1 = Math.min(t0 + BKV, qt.kEnd);
+        if (emuSkipsKeys(qt, m, t0, t1)) continue;
         list.push([t0, t1]);
       }
       return list;
@@ -123,14 +119,14 @@ export function emulateAttentionForwardSubgroupMatrix(
     // Pass 1: per-row max and sum; invocation lid < BQ owns row i0 + lid.
     const mx = new Float32Array(BQ).fill(NEG);
     const l = new Float32Array(BQ);
-    const live = (lid: number) => i0 + lid >= vs && i0 + lid < ve;
+    const live = (lid: number) => i0 + lid >= m.vs && i0 + lid < m.ve;
     for (const [t0, t1] of tilesOfKeys()) {
       loadKv(t0, t1, false);
       for (let sg = 0; sg < Math.min(subgroups, NSG); sg++) scores(sg);
       for (let lid = 0; lid < BQ; lid++) {
         if (!live(lid)) continue;
         for (let jj = 0; jj < t1 - t0; jj++) {
-          if (!sees(i0 + lid, t0 + jj)) continue;
+          if (!m.sees(i0 + lid, t0 + jj)) continue;
           const sc = at(Ss, lid * BKV + jj, 'Ss');
           if (sc > mx[lid]) {
             l[lid] = f32(l[lid] * f32(Math.exp(mx[lid] - sc)));
@@ -155,7 +151,7 @@ export function emulateAttentionForwardSubgroupMatrix(
       for (let lid = 0; lid < BQ; lid++) {
         for (let jj = 0; jj < BKV; jj++) {
           let pj = 0;
-          if (live(lid) && jj < t1 - t0 && l[lid] > 0 && sees(i0 + lid, t0 + jj))
+          if (live(lid) && jj < t1 - t0 && l[lid] > 0 && m.sees(i0 + lid, t0 + jj))
             pj = f32(Math.exp(f32(at(Ss, lid * BKV + jj, 'Ss') - rowLse[lid])));
           put(Ps, lid * BKV + jj, toF16(pj), 'Ps');
         }
