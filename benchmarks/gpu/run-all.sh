@@ -10,7 +10,8 @@
 # Stages (default: all, in this order):
 #   platform      nvidia-smi, python/torch/transformers versions, `device-main doctor`   (always runs)
 #   checks        GPU-only correctness checks: every matmul variant incl. subgroup matrices at 7B
-#                 shapes, attention hd 128 / T 2048, f16 vs f32 model path
+#                 shapes, attention hd 128 / T 2048, f16 vs f32 model path, training with f16 (tensor-core)
+#                 attention vs f32 attention (hidden states and every LoRA gradient)
 #   parity        transformers_parity.py (HF transformers, float32) then our GPU forward on the same inputs
 #   kernels       WGSL kernel benchmarks            torch-kernels   their PyTorch twins (same plan)
 #   search        GPU exact search benchmark        torch-search    torch_search_bench.py

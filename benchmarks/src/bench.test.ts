@@ -7,6 +7,7 @@ import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchMeta } from './bench-meta.ts';
+import { runChecks } from './checks.ts';
 import { benchIndexChoice, formatIndexChoice } from './index-choice.bench.ts';
 import { benchKernels, kernelPlan } from './kernels.bench.ts';
 import { benchModel, modelPlan } from './model.bench.ts';
@@ -65,7 +66,8 @@ describe('end-to-end benchmarks (smoke)', () => {
     const embed = rows.filter((r) => r.name === 'embed');
     const train = rows.filter((r) => r.name === 'train_pretext');
     expect(embed.length).toBeGreaterThanOrEqual(2);
-    expect(train.length).toBe(1);
+    // The first training shape with f32 attention, then with f16 (tensor-core) attention.
+    expect(train.map((r) => r.key.split('|').at(-1))).toEqual(['f16w', 'f16w+f16attn']);
     for (const r of rows) {
       expect(r.tokensPerS).toBeGreaterThan(0);
       expect(r.memory!.weightsBytes).toBeGreaterThan(0);
@@ -82,6 +84,27 @@ describe('end-to-end benchmarks (smoke)', () => {
       rows.find((r) => r.name === 'train_contrastive' && r.key.split('|').at(-1)!.startsWith(way)),
     );
     expect(cached!.memory!.poolPeakInUseBytes).toBeLessThan(plain!.memory!.poolPeakInUseBytes);
+  });
+});
+
+describe('device checks (smoke)', () => {
+  it('run every group with nothing failing, and say when tensor cores were not there to check', async () => {
+    const checks = await runChecks(gpu, { smoke: true });
+    const bad = checks.filter((c) => c.status === 'fail' || c.status === 'error');
+    expect(bad.map((c) => `${c.name}: ${c.detail}`)).toEqual([]);
+    for (const group of ['matmul', 'attention', 'model', 'training'])
+      expect(
+        checks.some((c) => c.name.startsWith(group)),
+        group,
+      ).toBe(true);
+    // lavapipe has no subgroup matrices: the training check ran both passes, which agree exactly.
+    const training = checks.filter((c) => c.name.startsWith('training attention'));
+    expect(training.length).toBeGreaterThan(0);
+    for (const c of training) {
+      expect(c.status).toBe('skipped');
+      expect(c.maxAbsError).toBe(0);
+      expect(c.detail).toMatch(/both ran the f32 kernels: hidden min row cosine 1\.0+; worst/);
+    }
   });
 });
 

@@ -31,7 +31,7 @@ export const STORIES260K_CONFIG: LlamaConfig = {
 
 const MIN_COSINE = 0.999;
 
-interface ModelCase {
+export interface ModelCase {
   name: string;
   config: LlamaConfig;
   /** Weight scale: 1/sqrt(hidden) keeps each layer's output on the scale of its input. */

@@ -1,8 +1,9 @@
 /**
  * The GPU-only correctness checks (`device-main checks`): every matmul variant (subgroup matrices
  * included) at LLaMA-2-7B shapes, attention forward and backward at head dim 128 over long sequences,
- * and the f16-weight model path against the f32 one. Each check passes or fails against a stated
- * tolerance and reports its largest error; variants the device lacks are reported as skipped.
+ * the f16-weight model path against the f32 one, and training with f16 attention against f32
+ * attention. Each check passes or fails against a stated tolerance and reports its largest error;
+ * variants the device lacks are reported as skipped.
  *
  * ```ts
  * const checks = await runChecks(gpu, { smoke: true });
@@ -13,12 +14,13 @@ import { checkAttention } from './check-attention.ts';
 import { checkMatmul } from './check-matmul.ts';
 import { checkModelF16 } from './check-model.ts';
 import type { CheckResult } from './check-result.ts';
+import { checkTrainingAttention } from './check-training.ts';
 import { errorMessage } from './rows.ts';
 
 export interface ChecksOptions {
   /** Tiny shapes (CPU adapters); the checks themselves are the same. */
   smoke: boolean;
-  /** Only groups whose name starts with one of these: 'matmul', 'attention', 'model'. */
+  /** Only groups whose name starts with one of these: 'matmul', 'attention', 'model', 'training'. */
   only?: string[];
   /** Called after each group with everything so far (incremental JSON). */
   onProgress?: (all: CheckResult[]) => void;
@@ -28,6 +30,7 @@ const GROUPS: [string, (gpu: Gpu, smoke: boolean) => Promise<CheckResult[]>][] =
   ['matmul', checkMatmul],
   ['attention', checkAttention],
   ['model', checkModelF16],
+  ['training', checkTrainingAttention],
 ];
 
 export async function runChecks(gpu: Gpu, o: ChecksOptions): Promise<CheckResult[]> {

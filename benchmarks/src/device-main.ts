@@ -3,7 +3,7 @@
  * .device/bundle/device-main.mjs, next to Dawn's binary; see benchmarks/gpu/run-all.sh):
  *
  *   device-main doctor [--json [FILE]]                  adapter, features, limits, chosen kernel variants
- *   device-main checks --json FILE [--smoke] [--only matmul,attention,model]
+ *   device-main checks --json FILE [--smoke] [--only matmul,attention,model,training]
  *   device-main parity --dir DIR --json FILE [--repo ROOT]   GPU forward vs transformers_parity.py's files
  *   device-main bench --json FILE [--smoke] [--suite kernels,model,search] [--md FILE] [--budget-s N]
  *   device-main plan --json FILE [--smoke] [--suite kernels,model]  the PyTorch specs for torch_bench.py

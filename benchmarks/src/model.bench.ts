@@ -5,7 +5,8 @@
  *   the 8 special positions, L2 norm, readback), tokens/s at seq 128 and 512 for batches 1..64;
  * - `train_pretext`: one LLaRA pretext optimizer step (`Pretrainer`: flag layout with the EBAR-blind mask,
  *   bag-of-words + AR losses, LoRA r=64 on all 7 projections with dropout 0.1, activation checkpointing,
- *   AdamW with clipping), tokens/s at seq 512;
+ *   AdamW with clipping), tokens/s at seq 512; the first shape again with `trainingAttention` f16 (the
+ *   tensor-core flash attention forward and backward);
  * - `train_contrastive`: one InfoNCE fine-tuning step (`Finetuner`, flag recipe, B queries with groups of
  *   g passages), on the plain path and with GradCache (chunks of `chunk` sequences): the same step, and
  *   the device memory each needs (GradCache keeps only one chunk's activations);
@@ -341,14 +342,16 @@ export async function benchModel(
     return { t, memory };
   };
 
-  const trainRow = async (T: number, B: number) => {
-    const key = trainKey(plan.model, B, T, 'f16w');
+  /** attention 'f16': the tensor-core flash attention in training too (`LlamaModel.trainingAttention`). */
+  const trainRow = async (T: number, B: number, attention: 'f16' | 'f32' = 'f32') => {
+    const key = trainKey(plan.model, B, T, attention === 'f16' ? 'f16w+f16attn' : 'f16w');
     // A step costs about 3 forwards; the warm-up step and the timed ones.
     if (!fits(key, 3 * B * T, 1 + timing.maxIterations)) return;
     let trainer: Pretrainer | null = null;
     try {
       const paramBytes = attachLora(7);
       model.checkpointing = true;
+      model.trainingAttention = attention;
       trainer = new Pretrainer(model, tok, randomPretrainRows(64, T, 5000), {
         recipe,
         maxLen: T,
@@ -366,7 +369,7 @@ export async function benchModel(
       const row = rowOf(
         'train_pretext',
         key,
-        `flag pretext step: LoRA r=${plan.lora.r} on 7 projections, checkpointing, AdamW`,
+        `flag pretext step: LoRA r=${plan.lora.r} on 7 projections, checkpointing, AdamW, ${attention} attention`,
         B,
         T,
         t.ms,
@@ -383,6 +386,7 @@ export async function benchModel(
       trainer?.destroy();
       model.lora?.destroy();
       model.lora = null;
+      model.trainingAttention = 'f32';
       gpu.pool.trim();
     }
   };
@@ -454,7 +458,11 @@ export async function benchModel(
     const small = firstBig < 0 ? embeds : embeds.slice(0, firstBig);
     const big = firstBig < 0 ? [] : embeds.slice(firstBig);
     for (const [T, B] of small) await embedRow(T, B);
-    if (trains.length > 0) await trainRow(...trains[0]);
+    if (trains.length > 0) {
+      await trainRow(...trains[0]);
+      // The same step with tensor-core attention: what switching the training default would gain.
+      await trainRow(...trains[0], 'f16');
+    }
     for (const [T, B] of big) await embedRow(T, B);
     for (const tr of trains.slice(1)) await trainRow(...tr);
     if (wanted('train'))

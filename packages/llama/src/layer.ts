@@ -33,6 +33,8 @@ export interface LayerInputs {
   seed: number;
   /** Training applies LoRA dropout; inference never does. */
   train: boolean;
+  /** Attention precision, the same for a forward and its backward (see `LlamaModel.trainingAttention`). */
+  attention: 'f16' | 'f32';
 }
 
 /** Everything the backward needs; `release()` returns it to the pool. */
@@ -111,9 +113,12 @@ export function layerForward(
   rope(rec, k, inp.positions, { numHeads: numKvHeads, headDim, theta: shape.ropeTheta });
   const a = t(numHeads * headDim, 'attn');
   const lse = gpu.tensor('f32', [numHeads, N], undefined, { label: 'lse' });
-  // Training keeps f32 attention: the backward recomputes the scores in f32 against this lse.
-  const precision = inp.train ? 'f32' : 'f16';
-  attentionForward(rec, q, k, v, a, lse, inp.mask, { numHeads, numKvHeads, headDim, precision });
+  attentionForward(rec, q, k, v, a, lse, inp.mask, {
+    numHeads,
+    numKvHeads,
+    headDim,
+    precision: inp.attention,
+  });
   const o = t(H, 'o');
   saved.o_proj = linearForward(rec, a, w.o, o, N, ctx('o_proj'));
   const x2 = t(H, 'x2');
@@ -177,12 +182,12 @@ export function layerBackward(
   const dq = t(numHeads * headDim, 'd.q');
   const dk = t(numKvHeads * headDim, 'd.k');
   const dv = t(numKvHeads * headDim, 'd.v');
-  // The training forward ran in f32 (see layerForward): the backward must match its lse.
+  // The backward recomputes the scores against the forward's lse, so it runs in the forward's precision.
   attentionBackward(rec, acts.q, acts.k, acts.v, acts.a, da, acts.lse, dq, dk, dv, inp.mask, {
     numHeads,
     numKvHeads,
     headDim,
-    precision: 'f32',
+    precision: inp.attention,
   });
   da.release();
   ropeBackward(rec, dq, inp.positions, { numHeads, headDim, theta: shape.ropeTheta });

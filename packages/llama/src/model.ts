@@ -68,6 +68,14 @@ export class LlamaModel {
   lora: LoraGpu | null = null;
   /** Per-layer activation checkpointing during training (recompute in backward). */
   checkpointing = true;
+  /**
+   * Attention precision while training (forward, recompute and backward alike). 'f16' runs the
+   * tensor-core flash attention where the device has f16 subgroup matrices (elsewhere the f32 kernels
+   * run either way). 'f32' stays the default until those backward kernels have passed the device checks
+   * on real hardware (`device-main checks`, "training attention f16 vs f32"). Inference always asks for
+   * 'f16' attention: its forward has no backward to agree with.
+   */
+  trainingAttention: 'f16' | 'f32' = 'f32';
   trainableRows: TrainableRows | null = null;
 
   constructor(
@@ -116,6 +124,8 @@ export class LlamaModel {
       mask: batch.mask,
       seed: opts.dropoutSeed ?? 0,
       train: opts.dropoutSeed !== undefined,
+      // GradCache's first pass must compute what the training pass will.
+      attention: opts.dropoutSeed !== undefined ? this.trainingAttention : 'f16',
     };
     let x = this.embed(batch);
     this.weights.layers.forEach((w, l) => {
@@ -140,6 +150,7 @@ export class LlamaModel {
       mask: batch.mask,
       seed,
       train: true,
+      attention: this.trainingAttention,
     };
     const inputs: Tensor[] = [this.embed(batch)];
     const acts: (LayerActs | null)[] = [];
@@ -168,6 +179,7 @@ export class LlamaModel {
       mask: batch.mask,
       seed: state.seed,
       train: true,
+      attention: this.trainingAttention,
     };
     const L = this.weights.layers.length;
     const H = this.shape.hiddenSize;
