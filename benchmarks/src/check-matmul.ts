@@ -4,9 +4,18 @@
  * the subgroup-matrix one only through a CPU emulation of its tiling); this runs them where they are
  * meant to run. The reference uses the values the GPU sees: f16 weights decoded, and for the
  * subgroup-matrix kernel A rounded to f16 as well (its error against unrounded A is reported too).
+ * The subgroup-matrix kernel is checked with every candidate workgroup tile (`SUBGROUP_MATRIX_TILES`),
+ * since the benchmark's tile sweep may make any of them the default.
  */
 import { f16BitsToF32, f32ToF16Bits, type Gpu, type Tolerance } from '@llara/gpu';
-import { matmul, matmulVariant } from '@llara/kernels';
+import {
+  matmul,
+  matmulVariant,
+  SUBGROUP_MATRIX_TILES,
+  type SubgroupMatrixTile,
+  subgroupMatrixShape,
+  subgroupMatrixTileName,
+} from '@llara/kernels';
 import { type CheckResult, combine, compare, sampleIndices, toleranceText } from './check-result.ts';
 import { randomF32 } from './random-data.ts';
 import { errorMessage } from './rows.ts';
@@ -40,6 +49,26 @@ export function matmulCheckShapes(smoke: boolean): MatmulCheckShape[] {
 }
 
 const FAMILIES = ['reg4x4', 'tiled64', 'tiled128', 'subgroup-matrix'] as const;
+
+/** What one check runs: a kernel family, and for the subgroup-matrix kernel a non-default tile. */
+interface Kernel {
+  family: (typeof FAMILIES)[number];
+  tile?: SubgroupMatrixTile;
+}
+
+/** Every family, then (on devices with subgroup matrices) the subgroup-matrix kernel's other tiles. */
+function kernelsToCheck(gpu: Gpu, dtype: 'f32' | 'f16'): Kernel[] {
+  const families: Kernel[] = FAMILIES.filter((f) => dtype === 'f16' || f !== 'subgroup-matrix').map(
+    (family) => ({
+      family,
+    }),
+  );
+  if (dtype === 'f32' || !subgroupMatrixShape(gpu)) return families;
+  return [
+    ...families,
+    ...SUBGROUP_MATRIX_TILES.slice(1).map((tile) => ({ family: 'subgroup-matrix' as const, tile })),
+  ];
+}
 /** f32 accumulation over K <= 11008 products of values below 1: errors stay near 1e-4. */
 const TOL_F32: Tolerance = { atol: 2e-3, rtol: 1e-4 };
 /** f16 x f16 products accumulated in f32 on tensor cores (internal rounding may differ from f64). */
@@ -85,8 +114,8 @@ export async function checkMatmul(gpu: Gpu, smoke: boolean): Promise<CheckResult
     const aHost = randomF32(M * K, seed++);
     const bValues = randomF32(N * K, seed++);
     for (const dtype of s.dtypes) {
-      const name = (f: string) =>
-        `matmul ${f} ${dtype === 'f16' ? 'f16 weights' : 'f32'} ${layout} M${M} N${N} K${K} (${s.what})`;
+      const name = ({ family: f, tile }: Kernel) =>
+        `matmul ${f}${tile ? ` tile ${subgroupMatrixTileName(tile)}` : ''} ${dtype === 'f16' ? 'f16 weights' : 'f32'} ${layout} M${M} N${N} K${K} (${s.what})`;
       const t0 = performance.now();
       const bits = dtype === 'f16' ? Uint16Array.from(bValues, f32ToF16Bits) : null;
       const bSeen = bits ? Float32Array.from(bits, f16BitsToF32) : bValues;
@@ -99,10 +128,10 @@ export async function checkMatmul(gpu: Gpu, smoke: boolean): Promise<CheckResult
         : gpu.tensor('f32', transB ? [N, K] : [K, N], bValues);
       const c = gpu.tensor('f32', [M, N]);
       try {
-        for (const family of FAMILIES) {
-          if (dtype === 'f32' && family === 'subgroup-matrix') continue;
+        for (const kernel of kernelsToCheck(gpu, dtype)) {
+          const { family, tile } = kernel;
           const t1 = performance.now();
-          const o = { M, N, K, transA, transB, variant: family };
+          const o = { M, N, K, transA, transB, variant: family, smTile: tile };
           const sm = family === 'subgroup-matrix';
           const tol = sm ? TOL_SUBGROUP_MATRIX : TOL_F32;
           let variant: string;
@@ -111,7 +140,7 @@ export async function checkMatmul(gpu: Gpu, smoke: boolean): Promise<CheckResult
           } catch (e) {
             const msg = errorMessage(e);
             results.push({
-              name: name(family),
+              name: name(kernel),
               status: /subgroup matri/i.test(msg) ? 'skipped' : 'error',
               maxAbsError: null,
               tolerance: toleranceText(tol),
@@ -139,7 +168,7 @@ export async function checkMatmul(gpu: Gpu, smoke: boolean): Promise<CheckResult
               detail += `; vs unrounded A: max abs error ${exact.maxAbsError.toExponential(2)}`;
             }
             results.push({
-              name: name(family),
+              name: name(kernel),
               status: merged.ok ? 'pass' : 'fail',
               maxAbsError: merged.maxAbsError,
               tolerance: toleranceText(tol),
@@ -148,7 +177,7 @@ export async function checkMatmul(gpu: Gpu, smoke: boolean): Promise<CheckResult
             });
           } catch (e) {
             results.push({
-              name: name(family),
+              name: name(kernel),
               status: 'error',
               maxAbsError: null,
               tolerance: toleranceText(tol),

@@ -4,7 +4,8 @@
  * or GB/s of minimal memory traffic (everything else) and the fraction of the device's roofline, the
  * median of GPU-timestamped repetitions after warm-up. Every matmul variant the device offers is run on
  * the same operands (f32 weights: reg4x4, tiled64, tiled128; f16 weights: the same plus the f16
- * subgroup-matrix kernel), and both attention variants. `smoke` uses tiny shapes (lavapipe, CI).
+ * subgroup-matrix kernel), and both attention variants; last, `matmul_tile` rows time the subgroup-matrix
+ * kernel with each candidate workgroup tile. `smoke` uses tiny shapes (lavapipe, CI).
  *
  * ```ts
  * const { rows, failures } = await benchKernels(gpu, { smoke: true });
@@ -28,6 +29,10 @@ import {
   rmsnormBackward,
   rmsnormVariant,
   rope,
+  SUBGROUP_MATRIX_TILES,
+  type SubgroupMatrixTile,
+  subgroupMatrixShape,
+  subgroupMatrixTileName,
   swiglu,
   swigluBackward,
   uploadMask,
@@ -694,5 +699,58 @@ export async function benchKernels(
       });
     }
   }
+  if (wanted('matmul_tile')) await sweepTiles();
   return { rows, failures };
+
+  /**
+   * The subgroup-matrix matmul with every candidate workgroup tile (`SUBGROUP_MATRIX_TILES`) on the
+   * projection shapes of a 2048-token step, 4096^3 and the LM head: which tile to make the default.
+   * Last in the suite, so a tight budget drops it before any regular row.
+   */
+  async function sweepTiles() {
+    const shapes = s.matmul.filter(
+      (m) => m.layout !== 'tn' && (smoke || m.M === 2048 || m.M === 256 || m.K === m.M),
+    );
+    for (const m of shapes) {
+      const shape = matmulShape(m);
+      const keyOf = (tile: SubgroupMatrixTile) =>
+        `matmul_tile|${shape}|${m.layout}|f16w|${subgroupMatrixTileName(tile)}`;
+      const keys = SUBGROUP_MATRIX_TILES.map(keyOf);
+      if (!subgroupMatrixShape(gpu)) {
+        for (const k of keys) fail(k, 'skipped: device lacks subgroup matrices');
+        continue;
+      }
+      const transA = m.layout === 'tn';
+      const transB = m.layout === 'nt';
+      await group(keys, async (t) => {
+        const a = t(gpu.tensor('f32', [m.M, m.K], randomF32(m.M * m.K, seed++)));
+        const b = t(gpu.tensor('f16', transB ? [m.N, m.K] : [m.K, m.N], randomF16Bits(m.N * m.K, seed++)));
+        const c = t(gpu.tensor('f32', [m.M, m.N]));
+        for (const tile of SUBGROUP_MATRIX_TILES) {
+          const o = { M: m.M, N: m.N, K: m.K, transA, transB, variant: 'subgroup-matrix', smTile: tile };
+          let variant: string;
+          try {
+            variant = matmulVariant(gpu, { ...o, bDtype: 'f16' });
+          } catch (e) {
+            fail(keyOf(tile), `skipped: ${errorMessage(e)}`);
+            continue;
+          }
+          await measure(
+            {
+              name: 'matmul_tile',
+              key: keyOf(tile),
+              variant,
+              shape,
+              dtype: 'f16w',
+              roofline: 'fp16-tensor',
+              flops: 2 * m.M * m.N * m.K,
+              torch: [matmulTorchKey(m.M, m.N, m.K, m.layout, 'fp16')],
+              note: `${m.what}, tile ${subgroupMatrixTileName(tile)}`,
+            },
+            (rec) => matmul(rec, a, b, c, o),
+          );
+        }
+      });
+    }
+  }
 }

@@ -196,8 +196,9 @@ function ourCells(r: BenchRow): string[] {
     ];
   if (r.suite === 'model')
     return [
-      // Rows of one name that differ only in how they run (plain vs GradCache) carry the way in the key.
-      r.name === 'train_contrastive' ? `${r.name} (${r.key.split('|').at(-1)})` : r.name,
+      // Rows of one name that differ only in how they run (plain vs GradCache, f16 attention) carry the
+      // way at the end of the key; plain f16-weight rows end in 'f16w'.
+      r.key.split('|').at(-1) === 'f16w' ? r.name : `${r.name} (${r.key.split('|').at(-1)})`,
       r.shape,
       num(r.tokensPerS ?? 0),
       num(r.ms),

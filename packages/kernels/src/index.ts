@@ -40,6 +40,14 @@ export { l2NormalizeBackwardRef, l2NormalizeRef } from './l2-normalize/l2-normal
 export { type L2NormalizeOptions, l2Normalize, l2NormalizeBackward } from './l2-normalize/l2-normalize.ts';
 export { matmulRef } from './matmul/matmul.ref.ts';
 export { type MatmulFamily, type MatmulOptions, matmul, matmulVariant } from './matmul/matmul.ts';
+export {
+  SUBGROUP_MATRIX_TILE,
+  SUBGROUP_MATRIX_TILES,
+  type SubgroupMatrixShape,
+  type SubgroupMatrixTile,
+  subgroupMatrixShape,
+  subgroupMatrixTileName,
+} from './matmul/matmul-subgroup-matrix.ts';
 export { meanPoolBackwardRef, meanPoolRef } from './mean-pool/mean-pool.ref.ts';
 export { type MeanPoolOptions, meanPool, meanPoolBackward, meanPoolRows } from './mean-pool/mean-pool.ts';
 export { rmsnormBackwardRef, rmsnormRef } from './rmsnorm/rmsnorm.ref.ts';

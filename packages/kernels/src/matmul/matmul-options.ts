@@ -1,3 +1,5 @@
+import type { SubgroupMatrixTile } from './matmul-subgroup-matrix.ts';
+
 /** Options of `matmul` and its reference; see matmul.ts for the layouts. */
 export interface MatmulOptions {
   M: number;
@@ -21,6 +23,8 @@ export interface MatmulOptions {
    * f16 cannot represent, such as small gradients. Default 'f16': allowed.
    */
   precision?: 'f16' | 'f32';
+  /** Workgroup tiling of the subgroup-matrix kernel (tuning sweeps); default `SUBGROUP_MATRIX_TILE`. */
+  smTile?: SubgroupMatrixTile;
 }
 
 /** Row/column counts of A and B as stored (row-major; `cols` is the contiguous dimension). */

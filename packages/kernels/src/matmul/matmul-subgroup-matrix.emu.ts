@@ -9,7 +9,11 @@
  */
 import { at, type Mat, matLoad, matMulAcc, matStore, put, toF16 } from '../common/subgroup-matrix.emu.ts';
 import { type MatmulOptions, storedShapes, tileChunks, tileGrid } from './matmul-options.ts';
-import { SUBGROUP_MATRIX_TILE, type SubgroupMatrixShape } from './matmul-subgroup-matrix.ts';
+import {
+  SUBGROUP_MATRIX_TILE,
+  type SubgroupMatrixShape,
+  type SubgroupMatrixTile,
+} from './matmul-subgroup-matrix.ts';
 
 export interface SubgroupMatrixEmulation {
   /** The device's f16 -> f32 matrix shape (8 or 16 per side). */
@@ -22,6 +26,8 @@ export interface SubgroupMatrixEmulation {
   maxWorkgroupsPerDim?: number;
   /** Output tiles per dispatch (small values exercise the split into several dispatches). */
   maxTilesPerDispatch?: number;
+  /** Workgroup tiling (default `SUBGROUP_MATRIX_TILE`, as `matmul` without `smTile`). */
+  tile?: SubgroupMatrixTile;
 }
 
 /**
@@ -35,10 +41,13 @@ export function emulateMatmulSubgroupMatrix(
   o: MatmulOptions,
   emu: SubgroupMatrixEmulation,
 ): void {
-  const { BM, BN, BK, NSG } = SUBGROUP_MATRIX_TILE;
+  const { BM, BN, BK, WM, WN, double } = emu.tile ?? SUBGROUP_MATRIX_TILE;
+  const NSG = WM * WN;
   const { M: SM, N: SN, K: SK } = emu.shape;
-  const TM = BM / (2 * SM);
-  const TN = BN / (2 * SN);
+  const TM = BM / (WM * SM);
+  const TN = BN / (WN * SN);
+  if (!Number.isInteger(TM) || !Number.isInteger(TN)) throw new Error('emulation: tile does not divide');
+  const SLICES = double ? 2 : 1;
   const WG = NSG * emu.maxSubgroupSize;
   const sgSize = emu.subgroupSize ?? emu.maxSubgroupSize;
   if (WG % sgSize !== 0 || sgSize > emu.maxSubgroupSize) throw new Error('emulation: bad subgroup size');
@@ -72,21 +81,23 @@ export function emulateMatmulSubgroupMatrix(
     put(c, i, r, 'C');
   };
 
-  const As = new Float32Array(BM * BK);
-  const Bs = new Float32Array(BK * BN);
+  const As = new Float32Array(SLICES * BM * BK);
+  const Bs = new Float32Array(SLICES * BK * BN);
   const Cs = new Float32Array(NSG * SM * SN);
-  const loadSlices = (m0: number, n0: number, k0: number, lid: number) => {
+  const loadSlices = (m0: number, n0: number, k0: number, lid: number, buf: number) => {
+    const ao = buf * BM * BK;
+    const bo = buf * BK * BN;
     for (let q = lid; q < (BM * BK) / 4; q += WG) {
       const r = Math.floor(q / (A_LD / 4));
       const col = (q % (A_LD / 4)) * 4;
       const v = transA ? loadA4(k0 + r, m0 + col) : loadA4(m0 + r, k0 + col);
-      for (let j = 0; j < 4; j++) put(As, 4 * q + j, toF16(v[j]), 'As');
+      for (let j = 0; j < 4; j++) put(As, ao + 4 * q + j, toF16(v[j]), 'As');
     }
     for (let q = lid; q < (BK * BN) / 4; q += WG) {
       const r = Math.floor(q / (B_LD / 4));
       const col = (q % (B_LD / 4)) * 4;
       const v = transB ? loadB4(n0 + r, k0 + col) : loadB4(k0 + r, n0 + col);
-      for (let j = 0; j < 4; j++) put(Bs, 4 * q + j, toF16(v[j]), 'Bs');
+      for (let j = 0; j < 4; j++) put(Bs, bo + 4 * q + j, toF16(v[j]), 'Bs');
     }
   };
 
@@ -112,8 +123,8 @@ export function emulateMatmulSubgroupMatrix(
     if (m0 >= p.M) continue;
     const direct =
       m0 + BM <= p.M && n0 + BN <= p.N && (p.N & 3) === 0 && p.alpha === 1 && (p.beta === 0 || p.beta === 1);
-    const sgm = (sg: number) => Math.floor(sg / 2) * TM * SM;
-    const sgn = (sg: number) => (sg % 2) * TN * SN;
+    const sgm = (sg: number) => Math.floor(sg / WN) * TM * SM;
+    const sgn = (sg: number) => (sg % WN) * TN * SN;
     const acc: Mat[][] = [];
     for (let sg = 0; sg < subgroups; sg++) {
       acc.push(Array.from({ length: TM * TN }, zero));
@@ -124,9 +135,22 @@ export function emulateMatmulSubgroupMatrix(
         }
       }
     }
-    for (let k0 = 0; k0 < p.K; k0 += BK) {
-      for (let lid = 0; lid < WG; lid++) loadSlices(m0, n0, k0, lid);
+    if (double) {
+      for (let lid = 0; lid < WG; lid++) loadSlices(m0, n0, 0, lid, 0);
       // workgroupBarrier
+    }
+    for (let k0 = 0; k0 < p.K; k0 += BK) {
+      let buf = 0;
+      if (double) {
+        buf = (k0 / BK) % 2;
+        // Issued before this slice's products, as in the kernel: reading the wrong buffer shows here.
+        if (k0 + BK < p.K) for (let lid = 0; lid < WG; lid++) loadSlices(m0, n0, k0 + BK, lid, 1 - buf);
+      } else {
+        for (let lid = 0; lid < WG; lid++) loadSlices(m0, n0, k0, lid, 0);
+        // workgroupBarrier
+      }
+      const ao = buf * BM * BK;
+      const bo = buf * BK * BN;
       for (let sg = 0; sg < subgroups; sg++) {
         if (sg >= NSG) continue;
         for (let kk = 0; kk < BK; kk += SK) {
@@ -135,15 +159,15 @@ export function emulateMatmulSubgroupMatrix(
             const r = sgm(sg) + tm * SM;
             left.push(
               transA
-                ? matLoad(As, kk * A_LD + r, true, A_LD, SM, SK, 'As')
-                : matLoad(As, r * A_LD + kk, false, A_LD, SM, SK, 'As'),
+                ? matLoad(As, ao + kk * A_LD + r, true, A_LD, SM, SK, 'As')
+                : matLoad(As, ao + r * A_LD + kk, false, A_LD, SM, SK, 'As'),
             );
           }
           for (let tn = 0; tn < TN; tn++) {
             const col = sgn(sg) + tn * SN;
             const right = transB
-              ? matLoad(Bs, col * B_LD + kk, true, B_LD, SK, SN, 'Bs')
-              : matLoad(Bs, kk * B_LD + col, false, B_LD, SK, SN, 'Bs');
+              ? matLoad(Bs, bo + col * B_LD + kk, true, B_LD, SK, SN, 'Bs')
+              : matLoad(Bs, bo + kk * B_LD + col, false, B_LD, SK, SN, 'Bs');
             for (let tm = 0; tm < TM; tm++)
               acc[sg][tm * TN + tn] = matMulAcc(left[tm], right, acc[sg][tm * TN + tn]);
           }

@@ -14,9 +14,15 @@ import { matmulRef } from './matmul.ref.ts';
 import type { MatmulOptions } from './matmul-options.ts';
 import { emulateMatmulSubgroupMatrix, type SubgroupMatrixEmulation } from './matmul-subgroup-matrix.emu.ts';
 import {
+  SUBGROUP_MATRIX_TILE,
+  SUBGROUP_MATRIX_TILES,
   type SubgroupMatrixShape,
   subgroupMatrixCode,
   subgroupMatrixDefines,
+  subgroupMatrixTileBytes,
+  subgroupMatrixTileDefines,
+  subgroupMatrixTileName,
+  subgroupMatrixTileProblem,
 } from './matmul-subgroup-matrix.ts';
 
 const round16 = (x: ArrayLike<number>) => Float32Array.from(x, (v) => f16BitsToF32(f32ToF16Bits(v)));
@@ -48,7 +54,8 @@ function check(o: MatmulOptions, emu: SubgroupMatrixEmulation, seed: number, b16
   const c = randomArray(o.M * o.N, seed + 2);
   const expected = matmulRef(round16(a), round16(b), c, o);
   emulateMatmulSubgroupMatrix(a, b, c, o, emu);
-  const what = `emulated ${emu.shape.M}x${emu.shape.N}x${emu.shape.K} sg ${emu.subgroupSize ?? emu.maxSubgroupSize} M=${o.M} N=${o.N} K=${o.K} tA=${!!o.transA} tB=${!!o.transB} alpha=${o.alpha ?? 1} beta=${o.beta ?? 0}`;
+  const tile = subgroupMatrixTileName(emu.tile ?? SUBGROUP_MATRIX_TILE);
+  const what = `emulated ${emu.shape.M}x${emu.shape.N}x${emu.shape.K} tile ${tile} sg ${emu.subgroupSize ?? emu.maxSubgroupSize} M=${o.M} N=${o.N} K=${o.K} tA=${!!o.transA} tB=${!!o.transB} alpha=${o.alpha ?? 1} beta=${o.beta ?? 0}`;
   const r = compareClose(c, expected, tol(o.K), what);
   expect(r.ok, r.message).toBe(true);
 }
@@ -104,6 +111,43 @@ describe('subgroup-matrix matmul (CPU emulation of its tiling; the kernel runs o
     check(o, { shape: SHAPES[3], maxSubgroupSize: 32, maxTilesPerDispatch: 3, maxWorkgroupsPerDim: 2 }, 1210);
   });
 
+  it('matches the reference with every candidate tile, single- and double-buffered', () => {
+    let seed = 1300;
+    for (const tile of SUBGROUP_MATRIX_TILES)
+      for (const shape of [SHAPES[0], SHAPES[2]])
+        for (const layout of LAYOUTS)
+          for (const [M, N, K] of [
+            [130, 70, 72], // off every tile, K neither a multiple of BK nor even slices
+            [tile.BM, 2 * tile.BN, 3 * tile.BK], // whole tiles: the direct-store epilogue, three slices
+            [5, 9, 20], // one slice
+          ])
+            check(
+              { M, N, K, ...layout, beta: seed % 2 ? 1 : 0 },
+              { shape, maxSubgroupSize: 32, tile },
+              3 * seed++,
+            );
+  });
+
+  it('refuses a tile that does not divide into its subgroups or does not fit the device, saying why', () => {
+    const h100 = { maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024 };
+    for (const tile of SUBGROUP_MATRIX_TILES)
+      for (const shape of SHAPES) expect(subgroupMatrixTileProblem(tile, shape, h100, 32)).toBeNull();
+    const big = SUBGROUP_MATRIX_TILES.find((t) => t.BM === 128 && t.BN === 128 && t.double)!;
+    expect(subgroupMatrixTileBytes(big, SHAPES[0])).toBe(2 * (128 * 32 + 32 * 128) * 2 + 8 * 16 * 16 * 4);
+    const small = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 };
+    expect(subgroupMatrixTileProblem(big, SHAPES[0], small, 32)).toMatch(
+      /needs 40960 bytes of workgroup memory, the device allows 16384/,
+    );
+    expect(subgroupMatrixTileProblem(SUBGROUP_MATRIX_TILE, SHAPES[0], small, 32)).toBeNull();
+    const roomy = { ...small, maxComputeWorkgroupStorageSize: 49152 };
+    expect(subgroupMatrixTileProblem({ ...big, double: false, WM: 4, WN: 4 }, SHAPES[0], roomy, 32)).toMatch(
+      /needs 512 invocations per workgroup, the device allows 256/,
+    );
+    expect(subgroupMatrixTileProblem({ ...SUBGROUP_MATRIX_TILE, BM: 48 }, SHAPES[0], h100, 32)).toMatch(
+      /does not divide into 2x2 subgroups of 16x16 matrices/,
+    );
+  });
+
   it('converts bf16 weights to f16', () => {
     check({ M: 33, N: 40, K: 24, transB: true }, { shape: SHAPES[0], maxSubgroupSize: 32 }, 1100, 'bf16');
   });
@@ -112,13 +156,21 @@ describe('subgroup-matrix matmul (CPU emulation of its tiling; the kernel runs o
 describe('subgroup-matrix WGSL', () => {
   // Dawn's null backend offers the subgroup-matrix extension without running anything: shader modules
   // are parsed and validated by Tint, so every define combination is at least well-typed WGSL here.
-  it('compiles for every matrix shape, layout and weight view', async () => {
+  it('compiles for every matrix shape, layout, weight view and candidate tile', async () => {
     const gpu = await requestNodeGpu({ backend: 'null' });
     try {
       if (!gpu.features.has('chromium-experimental-subgroup-matrix') || !gpu.features.has('shader-f16'))
         return;
       const device = gpu.device;
       const failures: string[] = [];
+      const compile = async (tile: typeof SUBGROUP_MATRIX_TILE, defines: Record<string, boolean>) => {
+        const all = { ...defines, ...subgroupMatrixTileDefines(tile) };
+        const module = device.createShaderModule({ code: preprocess(subgroupMatrixCode(tile), all) });
+        const info = await module.getCompilationInfo();
+        const errors = info.messages.filter((m) => m.type === 'error');
+        if (errors.length)
+          failures.push(`${subgroupMatrixTileName(tile)} ${JSON.stringify(defines)}: ${errors[0].message}`);
+      };
       for (const shape of SHAPES)
         for (const layout of LAYOUTS)
           for (const view of ['f32', 'f16', 'f16-packed', 'bf16-packed'] as const)
@@ -132,11 +184,20 @@ describe('subgroup-matrix WGSL', () => {
                 B_X4: x4,
               };
               if (view === 'f32' && x4) Object.assign(defines, { W_F32: false, W_F32X4: true });
-              const module = device.createShaderModule({ code: preprocess(subgroupMatrixCode, defines) });
-              const info = await module.getCompilationInfo();
-              const errors = info.messages.filter((m) => m.type === 'error');
-              if (errors.length) failures.push(`${JSON.stringify(defines)}: ${errors[0].message}`);
+              await compile(SUBGROUP_MATRIX_TILE, defines);
             }
+      // The other tiles with the weight view and layouts the model uses (f16 weights, vector loads).
+      for (const tile of SUBGROUP_MATRIX_TILES.slice(1))
+        for (const shape of [SHAPES[0], SHAPES[2]])
+          for (const layout of LAYOUTS)
+            await compile(tile, {
+              ...weightDefines('f16'),
+              ...subgroupMatrixDefines(shape),
+              TRANS_A: layout.transA,
+              TRANS_B: layout.transB,
+              A_X4: true,
+              B_X4: true,
+            });
       expect(failures).toEqual([]);
     } finally {
       gpu.destroy();

@@ -18,10 +18,91 @@ export interface SubgroupMatrixShape {
   K: number;
 }
 
-/** Constants of matmul-subgroup-matrix.wgsl (keep equal): tile, slice depth, computing subgroups. */
-export const SUBGROUP_MATRIX_TILE = { BM: 64, BN: 64, BK: 32, NSG: 4 } as const;
+/**
+ * Workgroup tiling of matmul-subgroup-matrix.wgsl. Constraints (`subgroupMatrixTileProblem` checks them):
+ * BM divisible by WM x SM and BN by WN x SN (each subgroup owns whole result matrices), BK by SK and by 4
+ * (slices are copied 4 values at a time), and the slices (twice with `double`) plus the epilogue scratch
+ * within the device's workgroup storage.
+ */
+export interface SubgroupMatrixTile {
+  /** Output rows and columns per workgroup. */
+  BM: number;
+  BN: number;
+  /** Depth of the K slices held in workgroup memory. */
+  BK: number;
+  /** Subgroups as a WM x WN grid over the tile (NSG = WM * WN compute; the workgroup has NSG subgroups). */
+  WM: number;
+  WN: number;
+  /** Two slice buffers: the next slice is copied while this one is multiplied, one barrier per slice. */
+  double: boolean;
+}
 
-export const subgroupMatrixCode = `${headWgsl}\n${withWeights(`${commonWgsl}\n${bodyWgsl}\n${sidesWgsl}`)}`;
+/**
+ * The tile `matmul` uses unless `MatmulOptions.smTile` names another: the first one written. The
+ * alternatives below are candidates for the H100 sweep (`matmul_tile` rows of the kernel benchmark);
+ * the default changes when a measurement says one is faster.
+ */
+export const SUBGROUP_MATRIX_TILE: SubgroupMatrixTile = {
+  BM: 64,
+  BN: 64,
+  BK: 32,
+  WM: 2,
+  WN: 2,
+  double: false,
+};
+
+/** Tiles the benchmark sweeps and the device checks verify (each also emulated on the CPU in tests). */
+export const SUBGROUP_MATRIX_TILES: readonly SubgroupMatrixTile[] = [
+  SUBGROUP_MATRIX_TILE,
+  { BM: 64, BN: 64, BK: 32, WM: 2, WN: 2, double: true },
+  { BM: 128, BN: 64, BK: 32, WM: 4, WN: 2, double: true },
+  { BM: 64, BN: 128, BK: 32, WM: 2, WN: 4, double: true },
+  { BM: 128, BN: 128, BK: 32, WM: 2, WN: 4, double: true },
+  { BM: 128, BN: 128, BK: 32, WM: 4, WN: 4, double: false },
+];
+
+/** A short name for logs and benchmark keys, e.g. `128x64x32-4x2-db`. */
+export function subgroupMatrixTileName(t: SubgroupMatrixTile): string {
+  return `${t.BM}x${t.BN}x${t.BK}-${t.WM}x${t.WN}${t.double ? '-db' : ''}`;
+}
+
+/** Workgroup memory the kernel declares for a tile, in bytes. */
+export function subgroupMatrixTileBytes(t: SubgroupMatrixTile, s: SubgroupMatrixShape): number {
+  const slices = (t.double ? 2 : 1) * (t.BM * t.BK + t.BK * t.BN) * 2;
+  return slices + t.WM * t.WN * s.M * s.N * 4;
+}
+
+/** Why a tile cannot run with this matrix shape on this device, or null when it can. */
+export function subgroupMatrixTileProblem(
+  t: SubgroupMatrixTile,
+  s: SubgroupMatrixShape,
+  limits: { maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number },
+  maxSubgroupSize: number,
+): string | null {
+  const name = subgroupMatrixTileName(t);
+  if (t.BM % (t.WM * s.M) !== 0 || t.BN % (t.WN * s.N) !== 0)
+    return `tile ${name} does not divide into ${t.WM}x${t.WN} subgroups of ${s.M}x${s.N} matrices`;
+  if (t.BK % s.K !== 0 || t.BK % 4 !== 0 || t.BM % 4 !== 0 || t.BN % 4 !== 0)
+    return `tile ${name}: BK must be a multiple of ${s.K} and 4, BM and BN of 4`;
+  const bytes = subgroupMatrixTileBytes(t, s);
+  if (bytes > limits.maxComputeWorkgroupStorageSize)
+    return `tile ${name} needs ${bytes} bytes of workgroup memory, the device allows ${limits.maxComputeWorkgroupStorageSize}`;
+  if (t.WM * t.WN * maxSubgroupSize > limits.maxComputeInvocationsPerWorkgroup)
+    return `tile ${name} needs ${t.WM * t.WN * maxSubgroupSize} invocations per workgroup, the device allows ${limits.maxComputeInvocationsPerWorkgroup}`;
+  return null;
+}
+
+const bodyCode = `${headWgsl}\n${withWeights(`${commonWgsl}\n${bodyWgsl}\n${sidesWgsl}`)}`;
+
+/** The kernel's WGSL for a tile (before the `#if` defines: add `subgroupMatrixTileDefines`). */
+export function subgroupMatrixCode(t: SubgroupMatrixTile = SUBGROUP_MATRIX_TILE): string {
+  const c = (name: string, v: number) => `const ${name} = ${v}u;`;
+  return `${bodyCode}\n${[c('BM', t.BM), c('BN', t.BN), c('BK', t.BK), c('WM', t.WM), c('WN', t.WN)].join('\n')}\n`;
+}
+
+export function subgroupMatrixTileDefines(t: SubgroupMatrixTile): Record<string, boolean> {
+  return { DOUBLE: t.double };
+}
 
 /**
  * The f16 -> f32 configuration to use (largest product first; the kernel supports sides of 8 and 16),
@@ -35,14 +116,16 @@ export function subgroupMatrixShape(gpu: Gpu): SubgroupMatrixShape | null {
     .filter((c) => ok(c.M) && ok(c.N) && ok(c.K))
     .sort((x, y) => y.M * y.N * y.K - x.M * x.N * x.K);
   if (configs.length === 0) return null;
-  if (subgroupMatrixWorkgroupSize(gpu) > gpu.limits.maxComputeInvocationsPerWorkgroup) return null;
   const { M, N, K } = configs[0];
-  return { M, N, K };
+  const shape = { M, N, K };
+  if (subgroupMatrixTileProblem(SUBGROUP_MATRIX_TILE, shape, gpu.limits, gpu.caps.subgroupSizes.max))
+    return null;
+  return shape;
 }
 
 /** NSG subgroups of the largest size the device may run (WGSL requires a multiple of it). */
-export function subgroupMatrixWorkgroupSize(gpu: Gpu): number {
-  return SUBGROUP_MATRIX_TILE.NSG * (gpu.caps.subgroupSizes?.max ?? 32);
+export function subgroupMatrixWorkgroupSize(gpu: Gpu, t: SubgroupMatrixTile = SUBGROUP_MATRIX_TILE): number {
+  return t.WM * t.WN * (gpu.caps.subgroupSizes?.max ?? 32);
 }
 
 export function subgroupMatrixDefines(s: SubgroupMatrixShape): Record<string, boolean> {
