@@ -1,30 +1,33 @@
 #!/usr/bin/env bash
 # Run ON the accelerator machine, from the repo root, after `bash benchmarks/gpu/prepare.sh` here:
 #   run --carry .device --carry .gl 'bash benchmarks/gpu/run-all.sh'
-# or only some stages (in the order given). Everything takes longer than one 10-minute call, so the
-# recommended split is two calls (then one combined report here: see benchmarks/RESULTS.md):
-#   run --carry .device --carry .gl 'bash benchmarks/gpu/run-all.sh checks parity kernels torch-kernels search torch-search'
-#   run --carry .device --carry .gl 'bash benchmarks/gpu/run-all.sh model torch-model'
+# A session gets about 15 minutes of device time in all, machine start included, so the default is
+# one call of at most RUN_ALL_BUDGET_S (570 s): the kernel and model suites on their --quick shapes, the
+# stages in order of what they decide, each capped so the later ones still run. A stage that would not
+# fit in what is left is skipped with a log line naming the call that runs it; with time to spare:
+#   run --carry .device --carry .gl 'bash benchmarks/gpu/run-all.sh search torch-search'   (for example)
+#   run --carry .device --carry .gl 'RUN_ALL_SIZE=full bash benchmarks/gpu/run-all.sh kernels torch-kernels'
 #   run --carry .device --carry .gl 'bash benchmarks/gpu/run-all.sh index-choice'
+# then one combined report here (see benchmarks/RESULTS.md).
 #
-# Stages (default: all, in this order):
+# Stages (default: checks parity kernels torch-kernels model torch-model search torch-search, then report):
 #   platform      nvidia-smi, python/torch/transformers versions, `device-main doctor`   (always runs)
-#   checks        GPU-only correctness checks: every matmul variant incl. subgroup matrices at 7B
+#   checks        GPU-only correctness checks: every matmul variant and subgroup-matrix tile at 7B
 #                 shapes, attention hd 128 / T 2048, f16 vs f32 model path, training with f16 (tensor-core)
 #                 attention vs f32 attention (hidden states and every LoRA gradient)
 #   parity        transformers_parity.py (HF transformers, float32) then our GPU forward on the same inputs
 #   kernels       WGSL kernel benchmarks            torch-kernels   their PyTorch twins (same plan)
-#   search        GPU exact search benchmark        torch-search    torch_search_bench.py
 #   model         7B-shaped embed + LoRA pretext training     torch-model   transformers/PEFT twins
+#   search        GPU exact search, 1M x 4096       torch-search    torch_search_bench.py
 #   index-choice  FlatIndex / GpuFlatIndex / IvfIndex (GPU k-means) on 1M x 768: build, queries/s, recall@10
 #                 (index-choice.json/.md; LanceDB and PGlite are not in the bundle: reported as not measured)
 #   report        RESULTS.md from whatever JSON is in $OUT (also rewritten after every bench stage)
+# RUN_ALL_SIZE=full runs the kernel and model suites on every 7B shape (several calls' worth).
 #
-# Outputs in $OUT (default benchmarks/out/run-all, git-ignored): *.json, *.log, RESULTS.md. No stage can abort the others: each
-# runs under `timeout`, and a stage that would not fit in what is left of the call's budget
-# (RUN_ALL_BUDGET_S, default 570 s: one `run` call may last 600 s) is skipped with a log line saying how
-# to run it in a later call. Without an NVIDIA driver (this repo's CPU machines) it skips the driver setup,
-# uses the node in PATH and runs every stage in --smoke mode: that is how the script is tested.
+# Outputs in $OUT (default benchmarks/out/run-all, git-ignored): *.json, *.log, RESULTS.md. No stage can
+# abort the others: each runs under `timeout`. Without an NVIDIA driver (this repo's CPU machines) it
+# skips the driver setup, uses the node in PATH and runs every stage in --smoke mode: that is how the
+# script is tested.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/benchmarks/out/run-all}
@@ -43,21 +46,28 @@ if [ -d /usr/local/nvidia ] || command -v nvidia-smi >/dev/null 2>&1; then
     xz -dc .device/node.xz > /usr/local/bin/node && chmod +x /usr/local/bin/node
   fi
   SMOKE=${SMOKE:-}
+  case ${RUN_ALL_SIZE:-quick} in
+    quick) SIZE=--quick ;;
+    full) SIZE= ;;
+    *) log "ERROR: RUN_ALL_SIZE must be quick or full, not '$RUN_ALL_SIZE'"; exit 1 ;;
+  esac
 else
   log "no NVIDIA driver here: using $(command -v node) and this machine's Vulkan, every stage in --smoke mode"
   SMOKE=${SMOKE:---smoke}
+  SIZE=$SMOKE
   # A CPU machine's python3 may lack torch; the system one has it here.
   [ "$PYTHON" = python3 ] && ! python3 -c 'import torch' 2>/dev/null && [ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
 fi
 [ -f "$B/device-main.mjs" ] || { log "ERROR: $B/device-main.mjs is missing: run bash benchmarks/gpu/prepare.sh first"; exit 1; }
 DM="node $B/device-main.mjs"
-export OUT PYTHON SMOKE DM
+export OUT PYTHON SMOKE SIZE DM
 
 # Seconds a stage may take at most (its timeout) and needs at least to be worth starting.
-declare -A MAX=([checks]=240 [parity]=150 [kernels]=330 [torch-kernels]=200 [search]=200 [torch-search]=150
-  [model]=480 [torch-model]=300 [index-choice]=480 [report]=30)
-declare -A MIN=([checks]=60 [parity]=30 [kernels]=90 [torch-kernels]=45 [search]=60 [torch-search]=30
-  [model]=150 [torch-model]=90 [index-choice]=240 [report]=5)
+# The caps add up to more than one call: a stage that ends early leaves its time to the next ones.
+declare -A MAX=([checks]=120 [parity]=60 [kernels]=130 [torch-kernels]=60 [model]=170 [torch-model]=100
+  [search]=90 [torch-search]=60 [index-choice]=480 [report]=30)
+declare -A MIN=([checks]=45 [parity]=20 [kernels]=60 [torch-kernels]=30 [model]=100 [torch-model]=60
+  [search]=45 [torch-search]=30 [index-choice]=240 [report]=5)
 declare -A STATUS=()
 
 # run_stage NAME 'COMMAND': runs COMMAND (bash, may use the stage_* functions and $STAGE_TIMEOUT) under a
@@ -102,7 +112,7 @@ stage_parity() {
 }
 
 stage_torch() { # suite
-  [ -f "$OUT/plan.json" ] || $DM plan --json "$OUT/plan.json" $SMOKE || return 1
+  [ -f "$OUT/plan.json" ] || $DM plan --json "$OUT/plan.json" $SIZE || return 1
   $PYTHON benchmarks/gpu/torch_bench.py --plan "$OUT/plan.json" --suite "$1" --json "$OUT/torch-$1.json"
 }
 
@@ -121,16 +131,16 @@ stage_report() {
 export -f stage_parity stage_torch stage_report
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(checks parity kernels torch-kernels search torch-search model torch-model index-choice report)
+[ ${#stages[@]} -eq 0 ] && stages=(checks parity kernels torch-kernels model torch-model search torch-search report)
 stage_platform
 for s in "${stages[@]}"; do
   case $s in
     platform | report) continue ;;
     checks) run_stage checks '$DM checks --json "$OUT/checks.json" $SMOKE' ;;
     parity) run_stage parity stage_parity ;;
-    kernels) run_stage kernels '$DM bench --suite kernels --json "$OUT/bench-kernels.json" --budget-s $((STAGE_TIMEOUT - 30)) $SMOKE' ;;
+    kernels) run_stage kernels '$DM bench --suite kernels --json "$OUT/bench-kernels.json" --budget-s $((STAGE_TIMEOUT - 20)) $SIZE' ;;
     search) run_stage search '$DM bench --suite search --json "$OUT/bench-search.json" $SMOKE' ;;
-    model) run_stage model '$DM bench --suite model --json "$OUT/bench-model.json" --budget-s $((STAGE_TIMEOUT - 30)) $SMOKE' ;;
+    model) run_stage model '$DM bench --suite model --json "$OUT/bench-model.json" --budget-s $((STAGE_TIMEOUT - 20)) $SIZE' ;;
     torch-kernels) run_stage torch-kernels 'stage_torch kernels' ;;
     torch-model) run_stage torch-model 'stage_torch model' ;;
     torch-search) run_stage torch-search '$PYTHON benchmarks/gpu/torch_search_bench.py --json "$OUT/torch-search.json" $SMOKE' ;;

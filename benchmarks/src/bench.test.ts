@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchMeta } from './bench-meta.ts';
 import { runChecks } from './checks.ts';
 import { benchIndexChoice, formatIndexChoice } from './index-choice.bench.ts';
-import { benchKernels, kernelPlan } from './kernels.bench.ts';
-import { benchModel, modelPlan } from './model.bench.ts';
+import { benchKernels, kernelPlan, kernelShapes } from './kernels.bench.ts';
+import { benchModel, modelPlan, modelPlanShapes } from './model.bench.ts';
 import { renderReport } from './report.ts';
 import { type BenchRow, rowProblems } from './rows.ts';
 
@@ -140,6 +140,28 @@ describe('index choice (smoke)', () => {
     ]);
     const md = formatIndexChoice(r);
     expect(md.split('\n').filter((l) => l.startsWith('| IvfIndex |'))).toHaveLength(ivf.length);
+  });
+});
+
+describe('quick size (one accelerator call)', () => {
+  it('keeps a subset of the full 7B plan with every question still asked once', () => {
+    const full = new Set([...kernelPlan(false), ...modelPlan(false)].map((s) => s.key));
+    const quick = [...kernelPlan(false, true), ...modelPlan(false, true)].map((s) => s.key);
+    expect(quick.every((k) => full.has(k))).toBe(true);
+    expect(quick.length).toBeLessThan(0.6 * full.size);
+    const shapes = kernelShapes(false, true);
+    // The GEMM target (4096^3), a 2048-token step's three projections, the LM head, both gradients.
+    expect(shapes.matmul.map((m) => `${m.M}x${m.N}x${m.K}${m.layout}`)).toEqual([
+      '2048x4096x4096nt',
+      '2048x11008x4096nt',
+      '2048x4096x11008nt',
+      '4096x4096x4096nt',
+      '256x32016x4096nt',
+      '2048x4096x11008nn',
+      '64x4096x2048tn',
+    ]);
+    expect(shapes.attention.map((a) => `B${a.B}xT${a.T}`)).toEqual(['B8xT512', 'B1xT2048']);
+    expect(modelPlanShapes(false, true).train).toEqual(modelPlanShapes(false).train);
   });
 });
 

@@ -5,8 +5,10 @@
  *   device-main doctor [--json [FILE]]                  adapter, features, limits, chosen kernel variants
  *   device-main checks --json FILE [--smoke] [--only matmul,attention,model,training]
  *   device-main parity --dir DIR --json FILE [--repo ROOT]   GPU forward vs transformers_parity.py's files
- *   device-main bench --json FILE [--smoke] [--suite kernels,model,search] [--md FILE] [--budget-s N]
- *   device-main plan --json FILE [--smoke] [--suite kernels,model]  the PyTorch specs for torch_bench.py
+ *   device-main bench --json FILE [--smoke | --quick] [--suite kernels,model,search] [--md FILE] [--budget-s N]
+ *   device-main plan --json FILE [--smoke | --quick] [--suite kernels,model]  the PyTorch specs for torch_bench.py
+ *     (--quick: the kernel and model suites on fewer 7B shapes, to fit one accelerator call; plan and
+ *     bench must be given the same size flag so the PyTorch twins match)
  *   device-main index-choice --json FILE [--md FILE] [--smoke | --full]   index-choice.bench.ts
  *   device-main report --webgpu F[,F] [--torch F[,F]] [--checks F] [--parity F] --out RESULTS.md
  *
@@ -68,6 +70,12 @@ function suites(args: Args, allowed: readonly Suite[]): Suite[] {
     if (!allowed.includes(s as Suite))
       throw new UsageError(`Unknown suite "${s}"; choose from ${allowed.join(', ')}.`);
   return picked as Suite[];
+}
+
+function sizeIsQuick(args: Args): boolean {
+  if (args.flags.has('smoke') && args.flags.has('quick'))
+    throw new UsageError('Use --smoke or --quick, not both.');
+  return args.flags.has('quick');
 }
 
 function writeJson(file: string, data: unknown): void {
@@ -165,6 +173,7 @@ async function main(argv: string[]): Promise<number> {
       const file = str(args, 'json', true)!;
       const md = str(args, 'md');
       const smoke = args.flags.has('smoke');
+      const quick = sizeIsQuick(args);
       const picked = suites(args, SUITES);
       const budget = str(args, 'budget-s');
       const budgetMs = budget ? Number(budget) * 1000 : undefined;
@@ -173,6 +182,7 @@ async function main(argv: string[]): Promise<number> {
       const result = await withGpu((gpu) =>
         runBench(gpu, {
           smoke,
+          quick,
           suites: picked,
           command: command(),
           budgetMs: budgetMs ? { kernels: budgetMs, model: budgetMs, search: budgetMs } : undefined,
@@ -196,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'plan': {
       const file = str(args, 'json', true)!;
-      const plan = torchPlan(args.flags.has('smoke'), suites(args, ['kernels', 'model']));
+      const plan = torchPlan(args.flags.has('smoke'), suites(args, ['kernels', 'model']), sizeIsQuick(args));
       writeJson(file, plan);
       log(`plan: ${plan.length} PyTorch measurements written to ${file}`);
       return 0;

@@ -51,6 +51,8 @@ import {
 
 export interface KernelBenchOptions {
   smoke?: boolean;
+  /** LLaMA-2-7B shapes, but only a 2048-token step's (and 4096^3): one accelerator call (`kernelShapes`). */
+  quick?: boolean;
   /** Untimed repetitions first (default 2; 1 in smoke mode). */
   warmup?: number;
   /** Timed repetitions; the median is reported (default 5; 3 in smoke mode). */
@@ -91,7 +93,7 @@ export interface KernelShapes {
 /** LoRA r=64 on q,k,v,o (4096 -> 4096) and gate, up, down (4096 <-> 11008): values per layer. */
 const LORA_7B_PER_LAYER = 64 * (4 * (4096 + 4096) + 3 * (4096 + 11008));
 
-export function kernelShapes(smoke: boolean): KernelShapes {
+export function kernelShapes(smoke: boolean, quick = false): KernelShapes {
   if (smoke) {
     return {
       matmul: [
@@ -129,7 +131,7 @@ export function kernelShapes(smoke: boolean): KernelShapes {
   });
   matmulShapes.push({ M: 2048, N: 4096, K: 11008, layout: 'nn', what: 'input gradient of down' });
   matmulShapes.push({ M: 64, N: 4096, K: 2048, layout: 'tn', what: 'LoRA A gradient (r 64, 2048 tokens)' });
-  return {
+  const full: KernelShapes = {
     matmul: matmulShapes,
     attention: [
       { B: 1, T: 512, H: 32, KV: 32, D: 128 },
@@ -147,6 +149,18 @@ export function kernelShapes(smoke: boolean): KernelShapes {
     bowGroups: [4, 16],
     bowTargets: 200,
     adamw: [LORA_7B_PER_LAYER, 32 * LORA_7B_PER_LAYER],
+  };
+  if (!quick) return full;
+  // One shape per question: a 2048-token step's projections and gradients, 4096^3 (the GEMM target),
+  // the LM head; attention at the longest and the widest batch; each memory-bound kernel once.
+  return {
+    ...full,
+    matmul: full.matmul.filter((m) => m.M !== 512 && (m.M !== 4096 || (m.N === 4096 && m.K === 4096))),
+    attention: full.attention.filter((a) => (a.B === 1 && a.T === 2048) || (a.B === 8 && a.T === 512)),
+    tokens: [2048],
+    crossEntropyRows: [4096],
+    bowGroups: [16],
+    adamw: [32 * LORA_7B_PER_LAYER],
   };
 }
 
@@ -167,8 +181,8 @@ function causalPairs(T: number): number {
 }
 
 /** The PyTorch specs of a kernel run, for `device-main plan` (independent of the device). */
-export function kernelPlan(smoke: boolean): TorchSpec[] {
-  const s = kernelShapes(smoke);
+export function kernelPlan(smoke: boolean, quick = false): TorchSpec[] {
+  const s = kernelShapes(smoke, quick);
   const out: TorchSpec[] = [];
   for (const m of s.matmul) {
     const dtypes: TorchDType[] = m.layout === 'tn' ? ['fp32'] : ['fp32', 'fp16'];
@@ -268,7 +282,7 @@ export async function benchKernels(
   const deadline = performance.now() + (opts.budgetMs ?? 300_000);
   const device = gpu.caps.adapter.device || gpu.caps.adapter.description || 'unknown';
   const peaks = devicePeaks(device);
-  const s = kernelShapes(smoke);
+  const s = kernelShapes(smoke, opts.quick);
   const rows: BenchRow[] = [];
   const failures: Failure[] = [];
   const wanted = (name: string) => !opts.only || opts.only.some((p) => name.startsWith(p));

@@ -42,6 +42,8 @@ import type { TorchDType, TorchSpec } from './torch-plan.ts';
 
 export interface ModelBenchOptions {
   smoke?: boolean;
+  /** Fewer 7B rows (embedding B8 and B64, training at seq 512): one accelerator call. */
+  quick?: boolean;
   /** Wall-clock budget for the suite (model upload included); rows past it are skipped (default 420 s). */
   budgetMs?: number;
   /** Only rows whose name starts with one of these ('embed', 'train'). */
@@ -77,7 +79,7 @@ interface ModelPlan {
   lora: { r: number; alpha: number; dropout: number };
 }
 
-export function modelPlanShapes(smoke: boolean): ModelPlan {
+export function modelPlanShapes(smoke: boolean, quick = false): ModelPlan {
   const lora = { r: 64, alpha: 16, dropout: 0.1 };
   if (smoke)
     return {
@@ -95,14 +97,20 @@ export function modelPlanShapes(smoke: boolean): ModelPlan {
   return {
     config: LLAMA2_7B_CONFIG,
     model: '7b',
-    embed: [
-      [128, 1],
-      [128, 8],
-      [512, 1],
-      [512, 8],
-      [128, 64],
-      [512, 64],
-    ],
+    embed: quick
+      ? [
+          [128, 8],
+          [512, 8],
+          [128, 64],
+        ]
+      : [
+          [128, 1],
+          [128, 8],
+          [512, 1],
+          [512, 8],
+          [128, 64],
+          [512, 64],
+        ],
     train: [
       [512, 2],
       [512, 8],
@@ -125,8 +133,8 @@ function contrastiveKey(model: string, B: number, g: number, T: number, chunk: n
 }
 
 /** The PyTorch twins (transformers LlamaModel with random weights; PEFT LoRA for training). */
-export function modelPlan(smoke: boolean): TorchSpec[] {
-  const p = modelPlanShapes(smoke);
+export function modelPlan(smoke: boolean, quick = false): TorchSpec[] {
+  const p = modelPlanShapes(smoke, quick);
   const c = p.config;
   const cfg = {
     hidden: c.hiddenSize,
@@ -160,7 +168,7 @@ export async function benchModel(
   const smoke = opts.smoke ?? false;
   const log = opts.log ?? (() => {});
   const deadline = performance.now() + (opts.budgetMs ?? 420_000);
-  const plan = modelPlanShapes(smoke);
+  const plan = modelPlanShapes(smoke, opts.quick);
   const config = plan.config;
   const device = gpu.caps.adapter.device || gpu.caps.adapter.description || 'unknown';
   const peaks = devicePeaks(device);
@@ -176,6 +184,9 @@ export async function benchModel(
   const keys = [
     ...(wanted('embed') ? plan.embed.map(([T, B]) => embedKey(plan.model, B, T, 'f16w')) : []),
     ...(wanted('train') ? plan.train.map(([T, B]) => trainKey(plan.model, B, T, 'f16w')) : []),
+    ...(wanted('train')
+      ? plan.train.slice(0, 1).map(([T, B]) => trainKey(plan.model, B, T, 'f16w+f16attn'))
+      : []),
     ...(wanted('train')
       ? plan.contrastive.flatMap(([B, g, T, c]) => [0, c].map((k) => contrastiveKey(plan.model, B, g, T, k)))
       : []),

@@ -18,6 +18,8 @@ export const SUITES: readonly Suite[] = ['kernels', 'model', 'search'];
 
 export interface RunBenchOptions {
   smoke: boolean;
+  /** Kernel and model suites on the shapes that fit one accelerator call (see `kernelShapes`). */
+  quick?: boolean;
   suites: readonly Suite[];
   /** The command line, for the report. */
   command: string;
@@ -62,9 +64,20 @@ export async function runBench(gpu: Gpu, o: RunBenchOptions): Promise<BenchResul
     o.log?.(`suite ${suite}`);
     try {
       if (suite === 'kernels')
-        await benchKernels(gpu, { smoke: o.smoke, budgetMs: o.budgetMs?.kernels, onResult: add });
+        await benchKernels(gpu, {
+          smoke: o.smoke,
+          quick: o.quick,
+          budgetMs: o.budgetMs?.kernels,
+          onResult: add,
+        });
       else if (suite === 'model')
-        await benchModel(gpu, { smoke: o.smoke, budgetMs: o.budgetMs?.model, onResult: add, log: o.log });
+        await benchModel(gpu, {
+          smoke: o.smoke,
+          quick: o.quick,
+          budgetMs: o.budgetMs?.model,
+          onResult: add,
+          log: o.log,
+        });
       else for (const row of await searchSuite(gpu, o.smoke)) add(row);
     } catch (e) {
       add({ suite, key: `${suite}|*`, error: `the ${suite} suite stopped: ${errorMessage(e)}` });
@@ -74,9 +87,9 @@ export async function runBench(gpu: Gpu, o: RunBenchOptions): Promise<BenchResul
 }
 
 /** The PyTorch specs of the given suites (search has its own script, torch_search_bench.py). */
-export function torchPlan(smoke: boolean, suites: readonly Suite[]): TorchSpec[] {
+export function torchPlan(smoke: boolean, suites: readonly Suite[], quick = false): TorchSpec[] {
   return [
-    ...(suites.includes('kernels') ? kernelPlan(smoke) : []),
-    ...(suites.includes('model') ? modelPlan(smoke) : []),
+    ...(suites.includes('kernels') ? kernelPlan(smoke, quick) : []),
+    ...(suites.includes('model') ? modelPlan(smoke, quick) : []),
   ];
 }
