@@ -9,7 +9,7 @@
  */
 import type { Gpu } from '@llara/gpu';
 import { paddedCausalMask } from '@llara/kernels';
-import { LLAMA2_7B_CONFIG, type LlamaConfig, RandomCheckpoint, uploadModel } from '@llara/llama';
+import { type Batch, LLAMA2_7B_CONFIG, type LlamaConfig, RandomCheckpoint, uploadModel } from '@llara/llama';
 import { type CheckResult, cosine } from './check-result.ts';
 import { randomIds } from './random-data.ts';
 import { errorMessage } from './rows.ts';
@@ -61,17 +61,45 @@ export function modelCheckCases(smoke: boolean): ModelCase[] {
   ];
 }
 
-async function hiddenStates(
-  gpu: Gpu,
-  c: ModelCase,
-  dtype: 'F32' | 'F16',
-  ids: Int32Array,
-  positions: Int32Array,
-) {
+/** A case's left-padded batch: random ids, positions counting from each sequence's first token. */
+export function caseBatch(c: ModelCase, seed: number): Batch {
+  const T = c.seqLen;
+  const mask = paddedCausalMask(T, c.lengths, 'left');
+  const ids = randomIds(c.lengths.length * T, seed, 3, c.config.vocabSize);
+  const positions = new Int32Array(ids.length);
+  for (let b = 0; b < c.lengths.length; b++)
+    for (let i = mask.validStart[b]; i < T; i++) positions[b * T + i] = i - mask.validStart[b];
+  return { ids, positions, mask };
+}
+
+/** Smallest cosine between a and b over the batch's valid rows, where it is, and the largest |a - b|. */
+export function compareRows(a: Float32Array, b: Float32Array, c: ModelCase) {
+  const T = c.seqLen;
+  const H = c.config.hiddenSize;
+  let min = 1;
+  let row = -1;
+  let maxErr = 0;
+  c.lengths.forEach((len, s) => {
+    for (let i = T - len; i < T; i++) {
+      const r = s * T + i;
+      const x = a.subarray(r * H, (r + 1) * H);
+      const y = b.subarray(r * H, (r + 1) * H);
+      const cs = cosine(x, y);
+      if (Number.isNaN(cs) || cs < min) {
+        min = cs;
+        row = r;
+      }
+      for (let d = 0; d < H; d++) maxErr = Math.max(maxErr, Math.abs(x[d] - y[d]));
+    }
+  });
+  return { min, row, maxErr };
+}
+
+async function hiddenStates(gpu: Gpu, c: ModelCase, dtype: 'F32' | 'F16', batch: Batch) {
   const source = new RandomCheckpoint(c.config, { seed: 5, dtype, std: c.std });
   const model = await uploadModel(gpu, c.config, source);
   try {
-    const dev = model.upload({ ids, positions, mask: paddedCausalMask(c.seqLen, c.lengths, 'left') });
+    const dev = model.upload(batch);
     const hidden = model.forward(dev);
     const out = (await gpu.read(hidden)) as Float32Array;
     hidden.release();
@@ -89,30 +117,10 @@ export async function checkModelF16(gpu: Gpu, smoke: boolean): Promise<CheckResu
     const t0 = performance.now();
     const name = `model f16 vs f32 weights: ${c.name}`;
     try {
-      const T = c.seqLen;
-      const mask = paddedCausalMask(T, c.lengths, 'left');
-      const ids = randomIds(c.lengths.length * T, 77, 3, c.config.vocabSize);
-      const positions = new Int32Array(ids.length);
-      for (let b = 0; b < c.lengths.length; b++)
-        for (let i = mask.validStart[b]; i < T; i++) positions[b * T + i] = i - mask.validStart[b];
-      const h32 = await hiddenStates(gpu, c, 'F32', ids, positions);
-      const h16 = await hiddenStates(gpu, c, 'F16', ids, positions);
-      const H = c.config.hiddenSize;
-      let minCos = 1;
-      let worstRow = -1;
-      let maxErr = 0;
-      for (let b = 0; b < c.lengths.length; b++)
-        for (let i = mask.validStart[b]; i < T; i++) {
-          const r = b * T + i;
-          const a = h16.subarray(r * H, (r + 1) * H);
-          const e = h32.subarray(r * H, (r + 1) * H);
-          const cs = cosine(a, e);
-          if (Number.isNaN(cs) || cs < minCos) {
-            minCos = cs;
-            worstRow = r;
-          }
-          for (let d = 0; d < H; d++) maxErr = Math.max(maxErr, Math.abs(a[d] - e[d]));
-        }
+      const batch = caseBatch(c, 77);
+      const h32 = await hiddenStates(gpu, c, 'F32', batch);
+      const h16 = await hiddenStates(gpu, c, 'F16', batch);
+      const { min: minCos, row: worstRow, maxErr } = compareRows(h16, h32, c);
       results.push({
         name,
         status: minCos >= MIN_COSINE ? 'pass' : 'fail',

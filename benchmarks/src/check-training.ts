@@ -8,11 +8,10 @@
  * the f32 kernels and the check says so instead of passing on identical numbers.
  */
 import { type Gpu, randomArray } from '@llara/gpu';
-import { attentionBackwardSubgroupMatrixShape, paddedCausalMask } from '@llara/kernels';
+import { attentionBackwardSubgroupMatrixShape } from '@llara/kernels';
 import { LoraGpu, RandomCheckpoint, randomLora, uploadModel } from '@llara/llama';
-import { type ModelCase, modelCheckCases } from './check-model.ts';
+import { caseBatch, compareRows, type ModelCase, modelCheckCases } from './check-model.ts';
 import { type CheckResult, cosine } from './check-result.ts';
-import { randomIds } from './random-data.ts';
 import { errorMessage } from './rows.ts';
 
 const MIN_COSINE = 0.999;
@@ -24,12 +23,7 @@ interface TrainingOutputs {
 }
 
 async function trainingPass(gpu: Gpu, c: ModelCase, attention: 'f16' | 'f32'): Promise<TrainingOutputs> {
-  const T = c.seqLen;
-  const mask = paddedCausalMask(T, c.lengths, 'left');
-  const ids = randomIds(c.lengths.length * T, 91, 3, c.config.vocabSize);
-  const positions = new Int32Array(ids.length);
-  for (let b = 0; b < c.lengths.length; b++)
-    for (let i = mask.validStart[b]; i < T; i++) positions[b * T + i] = i - mask.validStart[b];
+  const batch = caseBatch(c, 91);
   const model = await uploadModel(
     gpu,
     c.config,
@@ -38,11 +32,12 @@ async function trainingPass(gpu: Gpu, c: ModelCase, attention: 'f16' | 'f32'): P
   try {
     model.lora = LoraGpu.upload(gpu, model.shape, randomLora(c.config, 8, 13));
     model.trainingAttention = attention;
-    const dev = model.upload({ ids, positions, mask });
+    const dev = model.upload(batch);
     const state = model.forwardTrain(dev, 1);
     const hidden = (await gpu.read(state.hidden)) as Float32Array;
     const H = c.config.hiddenSize;
-    const dHidden = gpu.tensor('f32', [ids.length, H], randomArray(ids.length * H, 17, -1, 1));
+    const n = batch.ids.length;
+    const dHidden = gpu.tensor('f32', [n, H], randomArray(n * H, 17, -1, 1));
     model.backward(state, dHidden);
     dHidden.release();
     dev.release();
@@ -56,21 +51,6 @@ async function trainingPass(gpu: Gpu, c: ModelCase, attention: 'f16' | 'f32'): P
   }
 }
 
-/** Smallest row cosine over the sequences' valid rows. */
-function minRowCosine(a: Float32Array, b: Float32Array, c: ModelCase): number {
-  const T = c.seqLen;
-  const H = c.config.hiddenSize;
-  let min = 1;
-  c.lengths.forEach((len, s) => {
-    for (let i = T - len; i < T; i++) {
-      const r = s * T + i;
-      const cs = cosine(a.subarray(r * H, (r + 1) * H), b.subarray(r * H, (r + 1) * H));
-      if (Number.isNaN(cs) || cs < min) min = cs;
-    }
-  });
-  return min;
-}
-
 export async function checkTrainingAttention(gpu: Gpu, smoke: boolean): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const c of modelCheckCases(smoke)) {
@@ -81,7 +61,7 @@ export async function checkTrainingAttention(gpu: Gpu, smoke: boolean): Promise<
     try {
       const f32 = await trainingPass(gpu, c, 'f32');
       const f16 = await trainingPass(gpu, c, 'f16');
-      const hiddenCos = minRowCosine(f16.hidden, f32.hidden, c);
+      const hiddenCos = compareRows(f16.hidden, f32.hidden, c).min;
       let worst = { name: 'hidden', cos: hiddenCos };
       let maxErr = 0;
       f32.grads.forEach((g, i) => {
