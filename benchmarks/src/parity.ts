@@ -12,31 +12,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Gpu, Tolerance } from '@llara/gpu';
-import type { MaskDescription } from '@llara/kernels';
-import { LoraGpu, uploadModel } from '@llara/llama';
+import { type ForwardCase, LoraGpu, maskFromJson, uploadModel } from '@llara/llama';
 import { openModelFolder, readAdapterFolder } from '@llara/llama/node';
 import { type CheckResult, compare, cosine, toleranceText } from './check-result.ts';
 import { errorMessage } from './rows.ts';
 
-export interface ParityCase {
-  name: string;
-  ids: number[];
-  positions: number[];
-  mask: {
-    batch: number;
-    seqLen: number;
-    causal: boolean;
-    validStart: number[];
-    validEnd: number[];
-    block?: number[];
-  };
-  /** Flat token slots compared (rows that see at least one key). */
-  rows: number[];
-  /** Final post-norm hidden states at `rows`, row-major [rows.length, hidden]. */
-  hidden: number[];
-  /** PEFT adapter folder relative to the repository root, or null. */
-  adapter: string | null;
-}
+/** A forward case with the adapter folder it was computed with (null: none). */
+export type ParityCase = ForwardCase & { adapter: string | null };
 
 export interface ParityFile {
   reference: string;
@@ -75,17 +57,6 @@ export function readParityFiles(dir: string): ParityFile[] {
   });
 }
 
-function maskOf(m: ParityCase['mask']): MaskDescription {
-  return {
-    batch: m.batch,
-    seqLen: m.seqLen,
-    causal: m.causal,
-    validStart: Int32Array.from(m.validStart),
-    validEnd: Int32Array.from(m.validEnd),
-    ...(m.block ? { block: Int32Array.from(m.block) } : {}),
-  };
-}
-
 export async function runParity(gpu: Gpu, dir: string, opts: { repo: string }): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const file of readParityFiles(dir)) {
@@ -119,7 +90,7 @@ export async function runParity(gpu: Gpu, dir: string, opts: { repo: string }): 
           const dev = model.upload({
             ids: Int32Array.from(c.ids),
             positions: Int32Array.from(c.positions),
-            mask: maskOf(c.mask),
+            mask: maskFromJson(c.mask),
           });
           const hidden = model.forward(dev);
           const all = (await gpu.read(hidden)) as Float32Array;

@@ -58,6 +58,7 @@ export {
 } from './peft.ts';
 export { LLAMA2_7B_CONFIG, RandomCheckpoint, randomTensorValues } from './random-init.ts';
 export { randomLora } from './random-lora.ts';
+export { type ForwardCase, type MaskJson, maskFromJson } from './reference/forward-case.ts';
 export {
   type LlamaRefInputs,
   type LlamaRefOptions,

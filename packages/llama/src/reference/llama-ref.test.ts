@@ -4,40 +4,12 @@ import { type MaskDescription, paddedCausalMask } from '@llara/kernels';
 import { describe, expect, it } from 'vitest';
 import { extendVocabulary, flagSpecialIds } from '../added-tokens.ts';
 import { loadModelFolder, readAdapterFolder } from '../node.ts';
+import { type ForwardCase, maskFromJson } from './forward-case.ts';
 import { llamaForwardRef, llamaForwardRefF64, logitsAt, ropeInvFreq } from './llama-ref.ts';
 
 const fixtures = new URL('../../test/fixtures/', import.meta.url);
 const data = new URL('../../../../data/', import.meta.url);
 const forward = JSON.parse(readFileSync(new URL('forward.json', fixtures), 'utf8'));
-
-interface Case {
-  name: string;
-  ids: number[];
-  positions: number[];
-  mask: {
-    batch: number;
-    seqLen: number;
-    causal: boolean;
-    validStart: number[];
-    validEnd: number[];
-    block?: number[];
-  };
-  rows: number[];
-  hidden: number[];
-  hidden_f64?: number[];
-  logits_last?: number[];
-}
-
-function maskOf(c: Case): MaskDescription {
-  return {
-    batch: c.mask.batch,
-    seqLen: c.mask.seqLen,
-    causal: c.mask.causal,
-    validStart: Int32Array.from(c.mask.validStart),
-    validEnd: Int32Array.from(c.mask.validEnd),
-    ...(c.mask.block ? { block: Int32Array.from(c.mask.block) } : {}),
-  };
-}
 
 function rowsOf(hidden: Float64Array, rows: number[], h: number): Float64Array {
   const out = new Float64Array(rows.length * h);
@@ -90,11 +62,11 @@ describe('llamaForwardRef against PyTorch (HF LlamaForCausalLM conventions)', ()
       const { model: m, weights } = await loadModelFolder(new URL(model, fixtures).pathname);
       let f32: Errors = { abs: 0, rel: 0 };
       let f64: Errors = { abs: 0, rel: 0 };
-      for (const c of forward.models[model] as Case[]) {
+      for (const c of forward.models[model] as ForwardCase[]) {
         const hidden = llamaForwardRefF64(m.config, weights, {
           ids: c.ids,
           positions: c.positions,
-          mask: maskOf(c),
+          mask: maskFromJson(c.mask),
         });
         expect(hidden.every(Number.isFinite)).toBe(true);
         const got = rowsOf(hidden, c.rows, m.config.hiddenSize);
@@ -118,9 +90,9 @@ describe('llamaForwardRef against PyTorch (HF LlamaForCausalLM conventions)', ()
       new URL('goldens/llara-flag-stories260K/adapter', data).pathname,
       model.config,
     );
-    const [plain, withLora] = forward.models.stories260K as Case[];
+    const [plain, withLora] = forward.models.stories260K as ForwardCase[];
     const h = model.config.hiddenSize;
-    const inputs = { ids: plain.ids, positions: plain.positions, mask: maskOf(plain) };
+    const inputs = { ids: plain.ids, positions: plain.positions, mask: maskFromJson(plain.mask) };
     const hidden = llamaForwardRefF64(model.config, weights, inputs);
     const r1 = compareClose(rowsOf(hidden, plain.rows, h), plain.hidden, F32_TOL, 'stories260K');
     expect(r1.ok, r1.message).toBe(true);
