@@ -10,14 +10,7 @@ diagnostic(off, subgroup_uniformity);
 // The wrapper appends `const HD, HD4, HD4P, LANES, CHUNKS, QT, WG, ROWS` and the row chunk access
 // (load_q4 ..., store_dk4, store_dv4) from attention-rows.ts.
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> dout: array<f32>;
-// [lse | D], each [NH, B*T] (attention-backward-stats.wgsl).
-@group(0) @binding(5) var<storage, read> stats: array<f32>;
-@group(0) @binding(6) var<storage, read> mask_table: array<i32>;
+// Bindings 0-6 (p, q, k, v, dout, stats, mask_table): attention-backward-inputs.wgsl.
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 

@@ -21,13 +21,7 @@ const TS = BKV / SN;
 const TO = HD / SN;
 override WG: u32 = 64u;
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> dout: array<f32>;
-@group(0) @binding(5) var<storage, read> stats: array<f32>;
-@group(0) @binding(6) var<storage, read> mask_table: array<i32>;
+// Bindings 0-6 (p, q, k, v, dout, stats, mask_table): attention-backward-inputs.wgsl.
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 
 var<workgroup> Qs: array<f16, BQ * HD>; // scale * q

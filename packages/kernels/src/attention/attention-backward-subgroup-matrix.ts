@@ -12,6 +12,7 @@ import sidesCode from '../common/subgroup-matrix-sides.wgsl?raw';
 import { type SubgroupMatrixShape, subgroupMatrixDefines } from '../matmul/matmul-subgroup-matrix.ts';
 import dkdvCode from './attention-backward-dkdv-subgroup-matrix.wgsl?raw';
 import dqCode from './attention-backward-dq-subgroup-matrix.wgsl?raw';
+import inputsCode from './attention-backward-inputs.wgsl?raw';
 import scaleCode from './attention-backward-scale.wgsl?raw';
 import {
   type AttentionOptions,
@@ -42,7 +43,7 @@ export function attentionBackwardSubgroupMatrixShape(gpu: Gpu, headDim: number):
 
 /** The two kernels' WGSL for a head dim (before the `#if` defines of the matrix shape). */
 export function attentionBackwardSubgroupMatrixSources(headDim: number): { dq: string; dkdv: string } {
-  const tail = `${paramsCode}\n${maskCode}\n${sidesCode}`;
+  const tail = `${paramsCode}\n${inputsCode}\n${maskCode}\n${sidesCode}`;
   return {
     dq: withConstants(`${dqCode}\n${tail}`, { HD: headDim }),
     dkdv: withConstants(`${dkdvCode}\n${tail}`, { HD: headDim }),

@@ -19,6 +19,7 @@
 import { flopChunks, type Gpu, grid1d, params, type Recorder, type Tensor } from '@llara/gpu';
 import dkdvCode from './attention-backward-dkdv.wgsl?raw';
 import dqCode from './attention-backward-dq.wgsl?raw';
+import inputsCode from './attention-backward-inputs.wgsl?raw';
 import statsCode from './attention-backward-stats.wgsl?raw';
 import {
   attentionBackwardSubgroupMatrix,
@@ -40,8 +41,8 @@ import { rowAccess } from './attention-rows.ts';
 import type { GpuMask } from './gpu-mask.ts';
 
 const LOADS = { load_q4: 'q', load_k4: 'k', load_v4: 'v', load_do4: 'dout' };
-const DQ_SOURCE = `${dqCode}\n${paramsCode}\n${maskCode}\n${lanesCode}\n${rowAccess({ load: LOADS, store: { store_dq4: 'dq' } })}`;
-const DKDV_SOURCE = `${dkdvCode}\n${paramsCode}\n${maskCode}\n${lanesCode}\n${rowAccess({
+const DQ_SOURCE = `${dqCode}\n${paramsCode}\n${inputsCode}\n${maskCode}\n${lanesCode}\n${rowAccess({ load: LOADS, store: { store_dq4: 'dq' } })}`;
+const DKDV_SOURCE = `${dkdvCode}\n${paramsCode}\n${inputsCode}\n${maskCode}\n${lanesCode}\n${rowAccess({
   load: LOADS,
   store: { store_dk4: 'dk', store_dv4: 'dv' },
 })}`;
