@@ -10,10 +10,9 @@ when there is no CUDA device.
 """
 import argparse
 import json
-import statistics
-import time
 
 import torch
+from torch_bench import timed  # same folder: median ms with CUDA events (perf_counter on the CPU)
 
 
 def peak_bandwidth_gbps(name):
@@ -30,26 +29,6 @@ def peak_bandwidth_gbps(name):
     if "A100" in name:
         return 2039.0 if "80GB" in name else 1555.0
     return None
-
-
-def timed(fn, cuda, iters, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        if cuda:
-            torch.cuda.synchronize()
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            fn()
-            b.record()
-            torch.cuda.synchronize()
-            times.append(a.elapsed_time(b))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def bench_search(smoke, k=None, iters=None):
@@ -77,7 +56,7 @@ def bench_search(smoke, k=None, iters=None):
             return torch.topk((q @ corpus.T).float(), k, dim=1)
 
         with torch.no_grad():
-            ms = timed(run, cuda, iters)
+            ms = timed(run, iters)
         gbps = corpus_bytes / (ms * 1e6)
         rows.append({
             "name": "index_search_torch",
