@@ -1,3 +1,4 @@
+import { BindGroupCache } from './bind-groups.ts';
 import { type Capabilities, readCapabilities } from './capabilities.ts';
 import { DTYPE_BYTES, type DType, type HostArray, hostArrayFor } from './dtype.ts';
 import { DeviceLostError, GpuError, GpuLimitError, GpuUnavailableError } from './errors.ts';
@@ -62,6 +63,8 @@ export class Gpu {
   maxDispatchFlops = 2 ** 36;
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
+  /** Bind groups and the uniform arena shared by every recorder (bind-groups.ts). */
+  readonly bindGroups: BindGroupCache;
   /** Resolves when the device is lost (also on destroy). */
   readonly lost: Promise<GPUDeviceLostInfo>;
   private lostInfo: GPUDeviceLostInfo | null = null;
@@ -92,6 +95,7 @@ export class Gpu {
     };
     this.pipelines = new PipelineCache(device, (label, p) => this.track(label, p));
     this.pool = new BufferPool((size, label) => this.createBuffer(size, label));
+    this.bindGroups = new BindGroupCache(device);
     this.lost = device.lost.then((info) => {
       this.lostInfo = info;
       if (!this.destroyed) {
@@ -287,6 +291,7 @@ export class Gpu {
     if (this.destroyed) return;
     this.destroyed = true;
     this.pool.trim();
+    this.bindGroups.destroy();
     this.device.destroy();
     this.owner = null;
   }

@@ -1,3 +1,4 @@
+export { BindGroupCache, type BufferRange } from './bind-groups.ts';
 export { requestBrowserGpu } from './browser.ts';
 export {
   type Capabilities,

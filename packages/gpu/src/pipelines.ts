@@ -31,7 +31,7 @@ export class PipelineCache {
       id = this.sourceIds.size;
       this.sourceIds.set(spec.code, id);
     }
-    const key = `${id}|${spec.entryPoint ?? 'main'}|${stableJson(spec.defines)}|${stableJson(spec.constants)}`;
+    const key = `${id}|${spec.entryPoint ?? 'main'}|${recordKey(spec.defines)}|${recordKey(spec.constants)}`;
     let p = this.pipelines.get(key);
     if (!p) {
       this.device.pushErrorScope('validation');
@@ -56,11 +56,12 @@ export class PipelineCache {
   }
 }
 
-function stableJson(o: Record<string, unknown> | undefined): string {
+/** A key for a defines/constants record that does not depend on its key order (hot path: no JSON). */
+function recordKey(o: Record<string, unknown> | undefined): string {
   if (!o) return '';
-  return JSON.stringify(
-    Object.keys(o)
-      .sort()
-      .map((k) => [k, o[k]]),
-  );
+  const keys = Object.keys(o);
+  keys.sort();
+  let key = '';
+  for (const k of keys) key += `${k}=${String(o[k])};`;
+  return key;
 }

@@ -20,7 +20,8 @@ export interface DispatchTiming {
 
 /**
  * Collects the dispatches of one unit of work (a layer, a step) and submits them as one command
- * buffer. Uniform params of every dispatch are packed into one buffer written once per submit.
+ * buffer. Uniform params of every dispatch are packed into the device's uniform arena, written once
+ * per submit; bind groups come from `gpu.bindGroups`, which reuses them when a sequence repeats.
  * With `profile`, each dispatch gets its own pass with timestamps and `timings()` reads them back.
  */
 export class Recorder {
@@ -77,12 +78,7 @@ export class Recorder {
       offsets.push(total);
       total += Math.ceil(it.params.byteLength / align) * align;
     }
-    let uniforms: GPUBuffer | null = null;
     if (total > 0) {
-      uniforms = device.createBuffer({
-        size: total,
-        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      });
       const staging = new Uint8Array(total);
       this.items.forEach((it, i) => {
         if (!('pipeline' in it) || !it.params) return;
@@ -92,7 +88,7 @@ export class Recorder {
           : new Uint8Array(p);
         staging.set(bytes, offsets[i]);
       });
-      device.queue.writeBuffer(uniforms, 0, staging);
+      device.queue.writeBuffer(this.gpu.bindGroups.arena(total), 0, staging);
     }
     const dispatchCount = this.items.filter((it) => 'pipeline' in it).length;
     if (this.profile) this.prepareQueries(dispatchCount);
@@ -129,20 +125,8 @@ export class Recorder {
       } else if (!pass) {
         pass = encoder.beginComputePass();
       }
-      const entries: GPUBindGroupEntry[] = [];
-      let b = 0;
-      if (it.params && uniforms) {
-        entries.push({
-          binding: b++,
-          resource: { buffer: uniforms, offset: offsets[i], size: it.params.byteLength },
-        });
-      }
-      for (const binding of it.bindings) entries.push({ binding: b++, resource: toResource(binding) });
-      const group = device.createBindGroup({
-        layout: it.pipeline.getBindGroupLayout(0),
-        entries,
-        label: it.label,
-      });
+      const params = it.params ? { offset: offsets[i], size: it.params.byteLength } : null;
+      const group = this.gpu.bindGroups.get(it.pipeline, params, it.bindings.map(toResource));
       pass.setPipeline(it.pipeline);
       pass.setBindGroup(0, group);
       const [x, y = 1, z = 1] = it.workgroups;
@@ -155,7 +139,6 @@ export class Recorder {
     }
     device.queue.submit([encoder.finish()]);
     this.gpu.pool.flush();
-    uniforms?.destroy();
     this.items.length = 0;
     if (this.profile && q > 0) {
       // Each profiled submit reads its own query buffers, so later submits cannot overwrite them.

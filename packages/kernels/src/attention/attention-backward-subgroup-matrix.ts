@@ -41,13 +41,13 @@ export function attentionBackwardSubgroupMatrixShape(gpu: Gpu, headDim: number):
   return s;
 }
 
+const TAIL = `${paramsCode}\n${inputsCode}\n${maskCode}\n${sidesCode}`;
+const DQ_SOURCE = `${dqCode}\n${TAIL}`;
+const DKDV_SOURCE = `${dkdvCode}\n${TAIL}`;
+
 /** The two kernels' WGSL for a head dim (before the `#if` defines of the matrix shape). */
 export function attentionBackwardSubgroupMatrixSources(headDim: number): { dq: string; dkdv: string } {
-  const tail = `${paramsCode}\n${inputsCode}\n${maskCode}\n${sidesCode}`;
-  return {
-    dq: withConstants(`${dqCode}\n${tail}`, { HD: headDim }),
-    dkdv: withConstants(`${dkdvCode}\n${tail}`, { HD: headDim }),
-  };
+  return { dq: withConstants(DQ_SOURCE, { HD: headDim }), dkdv: withConstants(DKDV_SOURCE, { HD: headDim }) };
 }
 
 /**

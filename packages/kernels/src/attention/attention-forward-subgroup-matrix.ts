@@ -50,9 +50,11 @@ export function attentionSubgroupMatrixShape(gpu: Gpu, headDim: number): Subgrou
   return s;
 }
 
+const SOURCE = `${code}\n${paramsCode}\n${ioCode}\n${maskCode}\n${sidesCode}`;
+
 /** The kernel's WGSL for a head dim (before the `#if` defines of the matrix shape). */
 export function attentionSubgroupMatrixSource(headDim: number): string {
-  return withConstants(`${code}\n${paramsCode}\n${ioCode}\n${maskCode}\n${sidesCode}`, { HD: headDim });
+  return withConstants(SOURCE, { HD: headDim });
 }
 
 /** Records the tensor-core forward (shapes checked by the caller, `attentionForward`). */

@@ -94,10 +94,21 @@ export function subgroupMatrixTileProblem(
 
 const bodyCode = `${headWgsl}\n${withWeights(`${commonWgsl}\n${bodyWgsl}\n${sidesWgsl}`)}`;
 
-/** The kernel's WGSL for a tile (before the `#if` defines: add `subgroupMatrixTileDefines`). */
+const codeByTile = new Map<string, string>();
+
+/**
+ * The kernel's WGSL for a tile (before the `#if` defines: add `subgroupMatrixTileDefines`). One string
+ * per tile, so the pipeline cache's lookup hashes it once rather than on every matmul.
+ */
 export function subgroupMatrixCode(t: SubgroupMatrixTile = SUBGROUP_MATRIX_TILE): string {
-  const c = (name: string, v: number) => `const ${name} = ${v}u;`;
-  return `${bodyCode}\n${[c('BM', t.BM), c('BN', t.BN), c('BK', t.BK), c('WM', t.WM), c('WN', t.WN)].join('\n')}\n`;
+  const name = subgroupMatrixTileName(t);
+  let code = codeByTile.get(name);
+  if (code === undefined) {
+    const c = (k: string, v: number) => `const ${k} = ${v}u;`;
+    code = `${bodyCode}\n${[c('BM', t.BM), c('BN', t.BN), c('BK', t.BK), c('WM', t.WM), c('WN', t.WN)].join('\n')}\n`;
+    codeByTile.set(name, code);
+  }
+  return code;
 }
 
 export function subgroupMatrixTileDefines(t: SubgroupMatrixTile): Record<string, boolean> {
