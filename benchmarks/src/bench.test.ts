@@ -26,6 +26,7 @@ const KERNELS = [
   'attention_forward',
   'bow_loss',
   'cross_entropy',
+  'dispatch_overhead',
   'matmul',
   'rmsnorm',
   'rmsnorm_backward',

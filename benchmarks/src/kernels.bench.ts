@@ -15,6 +15,7 @@ import { f32ToF16Bits, type Gpu, type Recorder, type Tensor } from '@llara/gpu';
 import {
   type AttentionVariant,
   adamw,
+  add,
   attentionBackward,
   attentionBackwardSubgroupMatrixShape,
   attentionForward,
@@ -713,8 +714,63 @@ export async function benchKernels(
       });
     }
   }
+  if (wanted('dispatch_overhead')) await dispatchOverhead();
   if (wanted('matmul_tile')) await sweepTiles();
   return { rows, failures };
+
+  /**
+   * Host CPU time to record and submit one dispatch, in the steady state of a run (the same sequence
+   * again: pipelines and bind groups cached): 50 submits of 10 tiny matmul + add pairs, GPU work
+   * negligible. Times the embedding rows' dispatch counts, it bounds how fast a small batch can go.
+   */
+  async function dispatchOverhead() {
+    const key = 'dispatch_overhead|50x20|host';
+    await group([key], async (t) => {
+      const a = t(gpu.tensor('f32', [16, 16], randomF32(256, seed++)));
+      const b = t(gpu.tensor('f32', [16, 16], randomF32(256, seed++)));
+      const c = t(gpu.tensor('f32', [16, 16]));
+      const round = async () => {
+        let ms = 0;
+        for (let i = 0; i < 50; i++) {
+          const t0 = performance.now();
+          const rec = gpu.recorder();
+          for (let j = 0; j < 10; j++) {
+            matmul(rec, a, b, c, { M: 16, N: 16, K: 16, transB: true });
+            add(rec, a, b, c);
+          }
+          rec.submit();
+          ms += performance.now() - t0;
+        }
+        await gpu.sync();
+        return ms / 1000;
+      };
+      for (let w = 0; w < timing.warmup; w++) await round();
+      const samples: number[] = [];
+      for (let i = 0; i < timing.iterations; i++) samples.push(await round());
+      samples.sort((x, y) => x - y);
+      const ms = samples[Math.floor(samples.length / 2)];
+      const row: BenchRow = {
+        suite: 'kernels',
+        key,
+        name: 'dispatch_overhead',
+        variant: 'record + submit, pipelines and bind groups cached',
+        shape: '50 submits x 20 dispatches',
+        dtype: 'f32',
+        ms,
+        iterations: samples.length,
+        timing: 'wall',
+        gflops: null,
+        gbps: null,
+        dispatchesPerS: 1000 / ms,
+        roofline: null,
+        fraction: null,
+        torch: [],
+        note: 'host CPU time per dispatch (ms); the GPU work is negligible',
+      };
+      rows.push(row);
+      opts.onResult?.(row);
+    });
+  }
 
   /**
    * The subgroup-matrix matmul with every candidate workgroup tile (`SUBGROUP_MATRIX_TILES`) on the

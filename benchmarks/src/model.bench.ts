@@ -300,8 +300,13 @@ export async function benchModel(
       const tokens = embedder.layout(items[0], 'passage').ids.length;
       if (tokens !== T) throw new Error(`a passage laid out to ${tokens} tokens instead of ${T}`);
       let t = { ms: 0, samples: [] as number[] };
+      let calls = 0;
+      const dispatches = gpu.submitted.dispatches;
       const memory = await memoryDuring({ trainableBytes: 0, optimizerBytes: 0 }, async () => {
-        t = await timeWall(() => embedder.embed(items, 'passage'), timing);
+        t = await timeWall(() => {
+          calls++;
+          return embedder.embed(items, 'passage');
+        }, timing);
       });
       const row = rowOf(
         'embed',
@@ -315,6 +320,9 @@ export async function benchModel(
         memory,
         (['bf16', 'fp32'] as const).map((d) => embedKey(plan.model, B, T, d)),
       );
+      // With the host cost per dispatch (kernel suite, dispatch_overhead) this says how much of a
+      // small batch's time is the CPU's.
+      row.note = `${Math.round((gpu.submitted.dispatches - dispatches) / calls)} dispatches per call`;
       rate = row.tokensPerS ?? rate;
       emit(row);
       log(`${key}: ${row.tokensPerS?.toFixed(0)} tokens/s`);

@@ -80,10 +80,11 @@ const num = (x: number, digits = 3) => {
 };
 
 /** GFLOP/s or GB/s with a readable unit. */
-function rate(row: { gflops?: number | null; gbps?: number | null }): string {
+function rate(row: { gflops?: number | null; gbps?: number | null; dispatchesPerS?: number }): string {
   if (row.gflops)
     return row.gflops >= 1000 ? `${num(row.gflops / 1000)} TFLOP/s` : `${num(row.gflops)} GFLOP/s`;
   if (row.gbps) return `${num(row.gbps)} GB/s`;
+  if (row.dispatchesPerS) return `${num(row.dispatchesPerS)} dispatches/s (host)`;
   return '';
 }
 
@@ -192,7 +193,7 @@ function ourCells(r: BenchRow): string[] {
       esc(r.variant),
       num(r.ms),
       rate(r),
-      `${pct(r.fraction)} (${r.roofline})`,
+      r.roofline ? `${pct(r.fraction)} (${r.roofline})` : '-',
     ];
   if (r.suite === 'model')
     return [

@@ -55,6 +55,8 @@ export interface BenchRow {
   tokensPerS?: number;
   /** Search rows: queries per second. */
   queriesPerS?: number;
+  /** Host-overhead rows: dispatches recorded and submitted per second of CPU time. */
+  dispatchesPerS?: number;
   memory?: MemoryUse;
   /** Keys of the PyTorch rows to compare with (see the file comment). */
   torch: string[];
@@ -110,8 +112,15 @@ export function rowProblems(r: BenchRow): string[] {
   finitePositive(r.gbps, 'gbps');
   finitePositive(r.tokensPerS, 'tokensPerS');
   finitePositive(r.queriesPerS, 'queriesPerS');
-  if (r.gflops === null && r.gbps === null && r.tokensPerS === undefined && r.queriesPerS === undefined)
-    out.push('no throughput (gflops, gbps, tokensPerS or queriesPerS)');
+  finitePositive(r.dispatchesPerS, 'dispatchesPerS');
+  if (
+    r.gflops === null &&
+    r.gbps === null &&
+    r.tokensPerS === undefined &&
+    r.queriesPerS === undefined &&
+    r.dispatchesPerS === undefined
+  )
+    out.push('no throughput (gflops, gbps, tokensPerS, queriesPerS or dispatchesPerS)');
   if (r.fraction !== null && !(r.fraction > 0 && r.fraction <= 10))
     out.push(`fraction ${r.fraction} is outside (0, 10]`);
   if (r.memory) {
