@@ -13,8 +13,8 @@
 # Stages (default: checks parity kernels torch-kernels model torch-model search torch-search, then report):
 #   platform      nvidia-smi, python/torch/transformers versions, `device-main doctor`   (always runs)
 #   checks        GPU-only correctness checks: every matmul variant and subgroup-matrix tile at 7B
-#                 shapes, attention hd 128 / T 2048, f16 vs f32 model path, training with f16 (tensor-core)
-#                 attention vs f32 attention (hidden states and every LoRA gradient)
+#                 shapes, attention hd 128 / T 2048, f16 vs f32 model path, training with each tensor-core
+#                 option (f16 attention, f16 input gradients) vs f32 (hidden states and every LoRA gradient)
 #   parity        transformers_parity.py (HF transformers, float32) then our GPU forward on the same inputs
 #   kernels       WGSL kernel benchmarks            torch-kernels   their PyTorch twins (same plan)
 #   model         7B-shaped embed + LoRA pretext training     torch-model   transformers/PEFT twins

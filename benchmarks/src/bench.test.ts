@@ -67,8 +67,8 @@ describe('end-to-end benchmarks (smoke)', () => {
     const embed = rows.filter((r) => r.name === 'embed');
     const train = rows.filter((r) => r.name === 'train_pretext');
     expect(embed.length).toBeGreaterThanOrEqual(2);
-    // The first training shape with f32 attention, then with f16 (tensor-core) attention.
-    expect(train.map((r) => r.key.split('|').at(-1))).toEqual(['f16w', 'f16w+f16attn']);
+    // The first training shape in f32, then with f16 (tensor-core) attention, then f16 input gradients.
+    expect(train.map((r) => r.key.split('|').at(-1))).toEqual(['f16w', 'f16w+f16attn', 'f16w+f16dx']);
     for (const r of rows) {
       expect(r.tokensPerS).toBeGreaterThan(0);
       expect(r.memory!.weightsBytes).toBeGreaterThan(0);
@@ -98,9 +98,11 @@ describe('device checks (smoke)', () => {
         checks.some((c) => c.name.startsWith(group)),
         group,
       ).toBe(true);
-    // lavapipe has no subgroup matrices: the training check ran both passes, which agree exactly.
-    const training = checks.filter((c) => c.name.startsWith('training attention'));
-    expect(training.length).toBeGreaterThan(0);
+    // lavapipe has no subgroup matrices: each training check ran both passes, which agree exactly.
+    const training = checks.filter((c) => c.name.startsWith('training '));
+    expect(training.map((c) => c.name.split(' vs ')[0])).toEqual(
+      expect.arrayContaining(['training f16 attention', 'training f16 input gradients']),
+    );
     for (const c of training) {
       expect(c.status).toBe('skipped');
       expect(c.maxAbsError).toBe(0);

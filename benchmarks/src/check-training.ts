@@ -1,14 +1,15 @@
 /**
- * Device check that training with f16 (tensor-core) attention computes what f32 attention does: the
- * same f16-weight model and LoRA adapter, one training forward and backward with each
- * `LlamaModel.trainingAttention`, then the final hidden states and every LoRA gradient compared by
- * cosine. This is the evidence needed before 'f16' becomes the training default: the attention checks
- * test the kernels alone, this one the forward, the recompute and the backward as the trainer chains
- * them (GQA, left padding, checkpointing). Where the device has no f16 subgroup matrices both runs use
- * the f32 kernels and the check says so instead of passing on identical numbers.
+ * Device checks that the tensor-core training options compute what the f32 path does: the same
+ * f16-weight model and LoRA adapter, one training forward and backward with f32 everywhere, then with
+ * one option switched to f16 (`LlamaModel.trainingAttention`: flash attention forward, recompute and
+ * backward on subgroup matrices; `LlamaModel.trainingInputGradients`: dy W on subgroup matrices with dy
+ * rescaled), comparing the final hidden states and every LoRA gradient by cosine. This is the evidence
+ * needed before 'f16' becomes a training default: the kernel checks test the kernels alone, these the
+ * chain the trainer runs (GQA, left padding, checkpointing). Where the device lacks the tensor-core
+ * kernel both runs use the f32 kernels and the check says so instead of passing on identical numbers.
  */
 import { type Gpu, randomArray } from '@llara/gpu';
-import { attentionBackwardSubgroupMatrixShape } from '@llara/kernels';
+import { attentionBackwardSubgroupMatrixShape, subgroupMatrixShape } from '@llara/kernels';
 import { LoraGpu, RandomCheckpoint, randomLora, uploadModel } from '@llara/llama';
 import { caseBatch, compareRows, type ModelCase, modelCheckCases } from './check-model.ts';
 import { type CheckResult, cosine } from './check-result.ts';
@@ -17,12 +18,41 @@ import { errorMessage } from './rows.ts';
 const MIN_COSINE = 0.999;
 const TOLERANCE = `min cosine >= ${MIN_COSINE} (hidden rows and each LoRA gradient)`;
 
+interface Precisions {
+  attention: 'f16' | 'f32';
+  inputGradients: 'f16' | 'f32';
+}
+
+interface Variant extends Precisions {
+  what: string;
+  /** Whether the device runs this option's tensor-core kernel for the case (else: why not). */
+  tensorCores: (gpu: Gpu, c: ModelCase) => string | null;
+}
+
+const VARIANTS: Variant[] = [
+  {
+    what: 'f16 attention',
+    attention: 'f16',
+    inputGradients: 'f32',
+    tensorCores: (gpu, c) =>
+      attentionBackwardSubgroupMatrixShape(gpu, c.config.headDim)
+        ? null
+        : `no tensor-core attention at head dim ${c.config.headDim} here`,
+  },
+  {
+    what: 'f16 input gradients',
+    attention: 'f32',
+    inputGradients: 'f16',
+    tensorCores: (gpu) => (subgroupMatrixShape(gpu) ? null : 'no subgroup matrices here'),
+  },
+];
+
 interface TrainingOutputs {
   hidden: Float32Array;
   grads: { name: string; values: Float32Array }[];
 }
 
-async function trainingPass(gpu: Gpu, c: ModelCase, attention: 'f16' | 'f32'): Promise<TrainingOutputs> {
+async function trainingPass(gpu: Gpu, c: ModelCase, p: Precisions): Promise<TrainingOutputs> {
   const batch = caseBatch(c, 91);
   const model = await uploadModel(
     gpu,
@@ -31,7 +61,8 @@ async function trainingPass(gpu: Gpu, c: ModelCase, attention: 'f16' | 'f32'): P
   );
   try {
     model.lora = LoraGpu.upload(gpu, model.shape, randomLora(c.config, 8, 13));
-    model.trainingAttention = attention;
+    model.trainingAttention = p.attention;
+    model.trainingInputGradients = p.inputGradients;
     const dev = model.upload(batch);
     const state = model.forwardTrain(dev, 1);
     const hidden = (await gpu.read(state.hidden)) as Float32Array;
@@ -51,44 +82,50 @@ async function trainingPass(gpu: Gpu, c: ModelCase, attention: 'f16' | 'f32'): P
   }
 }
 
-export async function checkTrainingAttention(gpu: Gpu, smoke: boolean): Promise<CheckResult[]> {
+function compareOutputs(got: TrainingOutputs, want: TrainingOutputs, c: ModelCase) {
+  const hiddenCos = compareRows(got.hidden, want.hidden, c).min;
+  let worst = { name: 'hidden', cos: hiddenCos };
+  let maxErr = 0;
+  want.grads.forEach((g, i) => {
+    const other = got.grads[i].values;
+    const cs = cosine(other, g.values);
+    if (Number.isNaN(cs) || cs < worst.cos) worst = { name: g.name, cos: cs };
+    for (let j = 0; j < g.values.length; j++) maxErr = Math.max(maxErr, Math.abs(other[j] - g.values[j]));
+  });
+  return { hiddenCos, worst, maxErr, ok: !Number.isNaN(worst.cos) && worst.cos >= MIN_COSINE };
+}
+
+export async function checkTrainingPrecision(gpu: Gpu, smoke: boolean): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const c of modelCheckCases(smoke)) {
-    const t0 = performance.now();
-    const name = `training attention f16 vs f32: ${c.name}`;
-    const seconds = () => (performance.now() - t0) / 1000;
-    const tensorCores = attentionBackwardSubgroupMatrixShape(gpu, c.config.headDim) !== null;
-    try {
-      const f32 = await trainingPass(gpu, c, 'f32');
-      const f16 = await trainingPass(gpu, c, 'f16');
-      const hiddenCos = compareRows(f16.hidden, f32.hidden, c).min;
-      let worst = { name: 'hidden', cos: hiddenCos };
-      let maxErr = 0;
-      f32.grads.forEach((g, i) => {
-        const other = f16.grads[i].values;
-        const cs = cosine(other, g.values);
-        if (Number.isNaN(cs) || cs < worst.cos) worst = { name: g.name, cos: cs };
-        for (let j = 0; j < g.values.length; j++) maxErr = Math.max(maxErr, Math.abs(other[j] - g.values[j]));
-      });
-      const ok = !Number.isNaN(worst.cos) && worst.cos >= MIN_COSINE;
-      // Without tensor cores both runs took the same kernels: the numbers only show the plumbing works.
-      results.push({
-        name,
-        status: !tensorCores ? 'skipped' : ok ? 'pass' : 'fail',
-        maxAbsError: maxErr,
-        tolerance: TOLERANCE,
-        detail: `${tensorCores ? '' : `no tensor-core attention at head dim ${c.config.headDim} here, both ran the f32 kernels: `}hidden min row cosine ${hiddenCos.toFixed(6)}; worst ${worst.name} cosine ${worst.cos.toFixed(6)} over ${f32.grads.length} LoRA gradients`,
-        seconds: seconds(),
-      });
-    } catch (e) {
-      results.push({
-        name,
-        status: 'error',
-        maxAbsError: null,
-        tolerance: TOLERANCE,
-        detail: errorMessage(e),
-        seconds: seconds(),
-      });
+    let f32: TrainingOutputs | null = null;
+    for (const v of VARIANTS) {
+      const t0 = performance.now();
+      const name = `training ${v.what} vs f32: ${c.name}`;
+      const seconds = () => (performance.now() - t0) / 1000;
+      const missing = v.tensorCores(gpu, c);
+      try {
+        f32 ??= await trainingPass(gpu, c, { attention: 'f32', inputGradients: 'f32' });
+        const r = compareOutputs(await trainingPass(gpu, c, v), f32, c);
+        // Without tensor cores both runs took the same kernels: the numbers only show the plumbing works.
+        results.push({
+          name,
+          status: missing ? 'skipped' : r.ok ? 'pass' : 'fail',
+          maxAbsError: r.maxErr,
+          tolerance: TOLERANCE,
+          detail: `${missing ? `${missing}, both ran the f32 kernels: ` : ''}hidden min row cosine ${r.hiddenCos.toFixed(6)}; worst ${r.worst.name} cosine ${r.worst.cos.toFixed(6)} over ${f32.grads.length} LoRA gradients`,
+          seconds: seconds(),
+        });
+      } catch (e) {
+        results.push({
+          name,
+          status: 'error',
+          maxAbsError: null,
+          tolerance: TOLERANCE,
+          detail: errorMessage(e),
+          seconds: seconds(),
+        });
+      }
     }
   }
   return results;

@@ -1,9 +1,9 @@
 /**
  * The GPU-only correctness checks (`device-main checks`): every matmul variant (subgroup matrices
  * included) at LLaMA-2-7B shapes, attention forward and backward at head dim 128 over long sequences,
- * the f16-weight model path against the f32 one, and training with f16 attention against f32
- * attention. Each check passes or fails against a stated tolerance and reports its largest error;
- * variants the device lacks are reported as skipped.
+ * the f16-weight model path against the f32 one, and training with each tensor-core option (f16
+ * attention, f16 input gradients) against f32. Each check passes or fails against a stated tolerance
+ * and reports its largest error; variants the device lacks are reported as skipped.
  *
  * ```ts
  * const checks = await runChecks(gpu, { smoke: true });
@@ -14,7 +14,7 @@ import { checkAttention } from './check-attention.ts';
 import { checkMatmul } from './check-matmul.ts';
 import { checkModelF16 } from './check-model.ts';
 import type { CheckResult } from './check-result.ts';
-import { checkTrainingAttention } from './check-training.ts';
+import { checkTrainingPrecision } from './check-training.ts';
 import { errorMessage } from './rows.ts';
 
 export interface ChecksOptions {
@@ -30,7 +30,7 @@ const GROUPS: [string, (gpu: Gpu, smoke: boolean) => Promise<CheckResult[]>][] =
   ['matmul', checkMatmul],
   ['attention', checkAttention],
   ['model', checkModelF16],
-  ['training', checkTrainingAttention],
+  ['training', checkTrainingPrecision],
 ];
 
 export async function runChecks(gpu: Gpu, o: ChecksOptions): Promise<CheckResult[]> {

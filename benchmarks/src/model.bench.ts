@@ -6,7 +6,8 @@
  * - `train_pretext`: one LLaRA pretext optimizer step (`Pretrainer`: flag layout with the EBAR-blind mask,
  *   bag-of-words + AR losses, LoRA r=64 on all 7 projections with dropout 0.1, activation checkpointing,
  *   AdamW with clipping), tokens/s at seq 512; the first shape again with `trainingAttention` f16 (the
- *   tensor-core flash attention forward and backward);
+ *   tensor-core flash attention forward and backward) and with `trainingInputGradients` f16 (dy W on
+ *   tensor cores, dy rescaled);
  * - `train_contrastive`: one InfoNCE fine-tuning step (`Finetuner`, flag recipe, B queries with groups of
  *   g passages), on the plain path and with GradCache (chunks of `chunk` sequences): the same step, and
  *   the device memory each needs (GradCache keeps only one chunk's activations);
@@ -122,6 +123,13 @@ export function modelPlanShapes(smoke: boolean, quick = false): ModelPlan {
 
 function embedKey(model: string, B: number, T: number, dtype: string): string {
   return `embed|${model}|B${B}xT${T}|${dtype}`;
+}
+
+/** Which part of a training step runs on tensor cores beyond the forward projections (null: none). */
+type TrainTensorCores = 'attention' | 'dx' | null;
+
+function trainDtype(tc: TrainTensorCores): string {
+  return tc === 'attention' ? 'f16w+f16attn' : tc === 'dx' ? 'f16w+f16dx' : 'f16w';
 }
 
 function trainKey(model: string, B: number, T: number, dtype: string): string {
@@ -361,16 +369,21 @@ export async function benchModel(
     return { t, memory };
   };
 
-  /** attention 'f16': the tensor-core flash attention in training too (`LlamaModel.trainingAttention`). */
-  const trainRow = async (T: number, B: number, attention: 'f16' | 'f32' = 'f32') => {
-    const key = trainKey(plan.model, B, T, attention === 'f16' ? 'f16w+f16attn' : 'f16w');
+  /**
+   * `tc` switches one part of the training step to tensor cores: 'attention' (flash attention forward
+   * and backward, `LlamaModel.trainingAttention`) or 'dx' (the projections' input gradients,
+   * `LlamaModel.trainingInputGradients`).
+   */
+  const trainRow = async (T: number, B: number, tc: TrainTensorCores = null) => {
+    const key = trainKey(plan.model, B, T, trainDtype(tc));
     // A step costs about 3 forwards; the warm-up step and the timed ones.
     if (!fits(key, 3 * B * T, 1 + timing.maxIterations)) return;
     let trainer: Pretrainer | null = null;
     try {
       const paramBytes = attachLora(7);
       model.checkpointing = true;
-      model.trainingAttention = attention;
+      model.trainingAttention = tc === 'attention' ? 'f16' : 'f32';
+      model.trainingInputGradients = tc === 'dx' ? 'f16' : 'f32';
       trainer = new Pretrainer(model, tok, randomPretrainRows(64, T, 5000), {
         recipe,
         maxLen: T,
@@ -388,7 +401,7 @@ export async function benchModel(
       const row = rowOf(
         'train_pretext',
         key,
-        `flag pretext step: LoRA r=${plan.lora.r} on 7 projections, checkpointing, AdamW, ${attention} attention`,
+        `flag pretext step: LoRA r=${plan.lora.r} on 7 projections, checkpointing, AdamW${tc ? `, tensor cores for ${tc}` : ''}`,
         B,
         T,
         t.ms,
@@ -406,6 +419,7 @@ export async function benchModel(
       model.lora?.destroy();
       model.lora = null;
       model.trainingAttention = 'f32';
+      model.trainingInputGradients = 'f32';
       gpu.pool.trim();
     }
   };
@@ -479,8 +493,9 @@ export async function benchModel(
     for (const [T, B] of small) await embedRow(T, B);
     if (trains.length > 0) {
       await trainRow(...trains[0]);
-      // The same step with tensor-core attention: what switching the training default would gain.
-      await trainRow(...trains[0], 'f16');
+      // The same step with each tensor-core option: what switching a training default would gain.
+      await trainRow(...trains[0], 'attention');
+      await trainRow(...trains[0], 'dx');
     }
     for (const [T, B] of big) await embedRow(T, B);
     for (const tr of trains.slice(1)) await trainRow(...tr);

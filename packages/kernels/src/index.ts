@@ -40,6 +40,7 @@ export { l2NormalizeBackwardRef, l2NormalizeRef } from './l2-normalize/l2-normal
 export { type L2NormalizeOptions, l2Normalize, l2NormalizeBackward } from './l2-normalize/l2-normalize.ts';
 export { matmulRef } from './matmul/matmul.ref.ts';
 export { type MatmulFamily, type MatmulOptions, matmul, matmulVariant } from './matmul/matmul.ts';
+export { matmulScaledA } from './matmul/matmul-scaled.ts';
 export {
   SUBGROUP_MATRIX_TILE,
   SUBGROUP_MATRIX_TILES,
@@ -50,6 +51,8 @@ export {
 } from './matmul/matmul-subgroup-matrix.ts';
 export { meanPoolBackwardRef, meanPoolRef } from './mean-pool/mean-pool.ref.ts';
 export { type MeanPoolOptions, meanPool, meanPoolBackward, meanPoolRows } from './mean-pool/mean-pool.ts';
+export { absMaxRef, pow2ScaleRef } from './pow2-scale/pow2-scale.ref.ts';
+export { absMaxBits, scaleByPow2 } from './pow2-scale/pow2-scale.ts';
 export { rmsnormBackwardRef, rmsnormRef } from './rmsnorm/rmsnorm.ref.ts';
 export { type RmsnormVariant, rmsnorm, rmsnormBackward, rmsnormVariant } from './rmsnorm/rmsnorm.ts';
 export { ropeRef } from './rope/rope.ref.ts';

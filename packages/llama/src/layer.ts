@@ -35,6 +35,8 @@ export interface LayerInputs {
   train: boolean;
   /** Attention precision, the same for a forward and its backward (see `LlamaModel.trainingAttention`). */
   attention: 'f16' | 'f32';
+  /** Precision of the projections' input gradients dy W (see `LlamaModel.trainingInputGradients`). */
+  inputGradients: 'f16' | 'f32';
 }
 
 /** Everything the backward needs; `release()` returns it to the pool. */
@@ -163,14 +165,36 @@ export function layerBackward(
 
   // MLP branch: out = x2 + down(swiglu(gate(n2), up(n2)))
   const dm = t(I, 'd.mlp');
-  linearBackward(rec, acts.m, w.down, dRes, dm, N, ctx('down_proj'), sv.down_proj!, false);
+  linearBackward(
+    rec,
+    acts.m,
+    w.down,
+    dRes,
+    dm,
+    N,
+    ctx('down_proj'),
+    sv.down_proj!,
+    false,
+    inp.inputGradients,
+  );
   const dg = t(I, 'd.gate');
   const du = t(I, 'd.up');
   swigluBackward(rec, acts.g, acts.u, dm, dg, du);
   dm.release();
   const dn2 = t(H, 'd.n2');
-  linearBackward(rec, acts.n2, w.gate, dg, dn2, N, ctx('gate_proj'), sv.gate_proj!, false);
-  linearBackward(rec, acts.n2, w.up, du, dn2, N, ctx('up_proj'), sv.up_proj!, true);
+  linearBackward(
+    rec,
+    acts.n2,
+    w.gate,
+    dg,
+    dn2,
+    N,
+    ctx('gate_proj'),
+    sv.gate_proj!,
+    false,
+    inp.inputGradients,
+  );
+  linearBackward(rec, acts.n2, w.up, du, dn2, N, ctx('up_proj'), sv.up_proj!, true, inp.inputGradients);
   dg.release();
   du.release();
   rmsnormBackward(rec, acts.x2, w.postNorm, dn2, dRes, shape.rmsNormEps, true);
@@ -178,7 +202,7 @@ export function layerBackward(
 
   // Attention branch: x2 = x + o(attention(rope(q(n1)), rope(k(n1)), v(n1)))
   const da = t(numHeads * headDim, 'd.attn');
-  linearBackward(rec, acts.a, w.o, dRes, da, N, ctx('o_proj'), sv.o_proj!, false);
+  linearBackward(rec, acts.a, w.o, dRes, da, N, ctx('o_proj'), sv.o_proj!, false, inp.inputGradients);
   const dq = t(numHeads * headDim, 'd.q');
   const dk = t(numKvHeads * headDim, 'd.k');
   const dv = t(numKvHeads * headDim, 'd.v');
@@ -193,9 +217,9 @@ export function layerBackward(
   ropeBackward(rec, dq, inp.positions, { numHeads, headDim, theta: shape.ropeTheta });
   ropeBackward(rec, dk, inp.positions, { numHeads: numKvHeads, headDim, theta: shape.ropeTheta });
   const dn1 = t(H, 'd.n1');
-  linearBackward(rec, acts.n1, w.q, dq, dn1, N, ctx('q_proj'), sv.q_proj!, false);
-  linearBackward(rec, acts.n1, w.k, dk, dn1, N, ctx('k_proj'), sv.k_proj!, true);
-  linearBackward(rec, acts.n1, w.v, dv, dn1, N, ctx('v_proj'), sv.v_proj!, true);
+  linearBackward(rec, acts.n1, w.q, dq, dn1, N, ctx('q_proj'), sv.q_proj!, false, inp.inputGradients);
+  linearBackward(rec, acts.n1, w.k, dk, dn1, N, ctx('k_proj'), sv.k_proj!, true, inp.inputGradients);
+  linearBackward(rec, acts.n1, w.v, dv, dn1, N, ctx('v_proj'), sv.v_proj!, true, inp.inputGradients);
   dq.release();
   dk.release();
   dv.release();

@@ -3,7 +3,7 @@
  * the LoRA gradients accumulate (beta 1) so gradient accumulation over micro-batches is free.
  */
 import type { Recorder, Tensor } from '@llara/gpu';
-import { axpy, dropout, matmul } from '@llara/kernels';
+import { axpy, dropout, matmul, matmulScaledA } from '@llara/kernels';
 import type { LoraPair } from './lora-gpu.ts';
 
 export interface LoraContext {
@@ -42,7 +42,9 @@ export function linearForward(
 
 /**
  * dx (=, or += with `accumulate`) dy W, and the LoRA gradients gA, gB (+=).
- * `x` is the projection's input as in the forward.
+ * `x` is the projection's input as in the forward. `inputGradient` 'f16' lets dy W run on tensor cores
+ * (f16 weights on a device with subgroup matrices) with dy rescaled by a power of two first, since f16
+ * dy would underflow (`matmulScaledA`); 'f32' keeps the f32 kernels.
  */
 export function linearBackward(
   rec: Recorder,
@@ -54,17 +56,12 @@ export function linearBackward(
   lora: LoraContext | null,
   saved: LinearSaved,
   accumulate: boolean,
+  inputGradient: 'f16' | 'f32' = 'f32',
 ): void {
   const [outDim, inDim] = w.shape;
-  // Gradients stay f32 even where f16 weights would pick tensor cores: f16 dY underflows.
-  matmul(rec, dy, w, dx, {
-    M: tokens,
-    N: inDim,
-    K: outDim,
-    transB: false,
-    beta: accumulate ? 1 : 0,
-    precision: 'f32',
-  });
+  const o = { M: tokens, N: inDim, K: outDim, transB: false, beta: accumulate ? (1 as const) : (0 as const) };
+  if (inputGradient === 'f16') matmulScaledA(rec, dy, w, dx, o);
+  else matmul(rec, dy, w, dx, { ...o, precision: 'f32' });
   if (!lora || !saved.h) return;
   const { pair, scale } = lora;
   const r = pair.A.shape[0];

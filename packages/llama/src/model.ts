@@ -76,6 +76,13 @@ export class LlamaModel {
    * 'f16' attention: its forward has no backward to agree with.
    */
   trainingAttention: 'f16' | 'f32' = 'f32';
+  /**
+   * Precision of the projections' input gradients dy W in training. 'f16' runs them on tensor cores
+   * where the weights are f16 and the device has subgroup matrices, dy rescaled by a power of two so it
+   * does not underflow (`matmulScaledA`); elsewhere the f32 kernels run either way. 'f32' stays the
+   * default until the device checks ("training f16 input gradients vs f32") have passed on hardware.
+   */
+  trainingInputGradients: 'f16' | 'f32' = 'f32';
   trainableRows: TrainableRows | null = null;
 
   constructor(
@@ -126,6 +133,7 @@ export class LlamaModel {
       train: opts.dropoutSeed !== undefined,
       // GradCache's first pass must compute what the training pass will.
       attention: opts.dropoutSeed !== undefined ? this.trainingAttention : 'f16',
+      inputGradients: this.trainingInputGradients,
     };
     let x = this.embed(batch);
     this.weights.layers.forEach((w, l) => {
@@ -151,6 +159,7 @@ export class LlamaModel {
       seed,
       train: true,
       attention: this.trainingAttention,
+      inputGradients: this.trainingInputGradients,
     };
     const inputs: Tensor[] = [this.embed(batch)];
     const acts: (LayerActs | null)[] = [];
@@ -180,6 +189,7 @@ export class LlamaModel {
       seed: state.seed,
       train: true,
       attention: this.trainingAttention,
+      inputGradients: this.trainingInputGradients,
     };
     const L = this.weights.layers.length;
     const H = this.shape.hiddenSize;
