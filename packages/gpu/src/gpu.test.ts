@@ -6,6 +6,7 @@ import type { Gpu } from './gpu.ts';
 import { requestGpu } from './gpu.ts';
 import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, toBf16Array, toF16Array } from './half.ts';
 import { requestNodeGpu } from './node.ts';
+import { BufferPool } from './pool.ts';
 
 const SCALE = /* wgsl */ `
 struct Params { n: u32, scale: f32 }
@@ -191,5 +192,25 @@ describe('pipelines and recorder', () => {
     }
     expect(gpu.pool.stats.created - created).toBeLessThanOrEqual(1);
     expect(gpu.pool.stats.inUseBytes).toBeGreaterThanOrEqual(0);
+  });
+
+  it('hands out the oldest free buffer of a size, whatever order they were released in', () => {
+    const pool = new BufferPool((size, label) =>
+      gpu.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE, label }),
+    );
+    const [a, b, c] = [0, 1, 2].map(() => pool.acquire(1000, 'x'));
+    for (const order of [
+      [c, a, b],
+      [b, c, a],
+    ]) {
+      for (const buf of order) pool.release(buf);
+      pool.flush();
+      expect([pool.acquire(1000, 'x'), pool.acquire(1000, 'x'), pool.acquire(1000, 'x')]).toEqual([a, b, c]);
+    }
+    pool.release(b);
+    pool.release(c);
+    pool.flush();
+    expect(pool.acquire(1000, 'x')).toBe(b);
+    for (const buf of [a, b, c]) buf.destroy();
   });
 });

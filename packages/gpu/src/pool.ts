@@ -1,6 +1,9 @@
 /**
  * Reuses storage buffers of the same size: a training step or an embedding batch allocates the same
- * activation shapes every time, so after the first step memory stays flat.
+ * activation shapes every time, so after the first step memory stays flat. A request gets the free
+ * buffer of its size that was created first, so which buffer a tensor gets depends only on the set of
+ * free buffers, not on the order they came back: a repeated step binds the very same buffers, and
+ * every bind group it needs is already cached (bind-groups.ts).
  */
 export interface PoolStats {
   /** Bytes held by live buffers the pool created (in use + free). */
@@ -15,7 +18,10 @@ export interface PoolStats {
 const ALIGN = 256;
 
 export class BufferPool {
+  /** Free buffers per size, ordered by creation, the oldest last (popped first). */
   private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly order = new WeakMap<GPUBuffer, number>();
+  private nextOrder = 0;
   /**
    * Released while commands that use them may not be submitted yet: they become reusable only at the
    * next `flush()` (after a queue submit), so a later write or clear can never overtake a pending read.
@@ -45,6 +51,7 @@ export class BufferPool {
       this.stats.freeBuffers--;
     } else {
       buf = this.create(size, label);
+      this.order.set(buf, this.nextOrder++);
       this.stats.created++;
       this.stats.allocatedBytes += size;
     }
@@ -70,7 +77,11 @@ export class BufferPool {
       list = [];
       this.free.set(size, list);
     }
-    list.push(buf);
+    // Keep the list sorted newest first; a step frees a handful per size, so a linear scan is enough.
+    const rank = this.order.get(buf) ?? -1;
+    let i = list.length;
+    while (i > 0 && (this.order.get(list[i - 1]) ?? -1) < rank) i--;
+    list.splice(i, 0, buf);
     this.stats.freeBuffers++;
   }
 
