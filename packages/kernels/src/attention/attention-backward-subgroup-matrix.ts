@@ -9,6 +9,7 @@
  */
 import { flopChunks, type Gpu, params, type Recorder, type Tensor } from '@llara/gpu';
 import sidesCode from '../common/subgroup-matrix-sides.wgsl?raw';
+import { withConstants } from '../common/with-constants.ts';
 import { type SubgroupMatrixShape, subgroupMatrixDefines } from '../matmul/matmul-subgroup-matrix.ts';
 import dkdvCode from './attention-backward-dkdv-subgroup-matrix.wgsl?raw';
 import dqCode from './attention-backward-dq-subgroup-matrix.wgsl?raw';
@@ -19,7 +20,6 @@ import {
   type AttentionShape,
   attentionParams,
   foldedGrid,
-  withConstants,
 } from './attention-config.ts';
 import { ATTENTION_SM_TILE, attentionSubgroupMatrixShape } from './attention-forward-subgroup-matrix.ts';
 import maskCode from './attention-mask.wgsl?raw';

@@ -17,6 +17,7 @@
  * ```
  */
 import { flopChunks, type Gpu, grid1d, params, type Recorder, type Tensor } from '@llara/gpu';
+import { withConstants } from '../common/with-constants.ts';
 import dkdvCode from './attention-backward-dkdv.wgsl?raw';
 import dqCode from './attention-backward-dq.wgsl?raw';
 import inputsCode from './attention-backward-inputs.wgsl?raw';
@@ -27,11 +28,11 @@ import {
 } from './attention-backward-subgroup-matrix.ts';
 import {
   type AttentionOptions,
+  allowsTensorCores,
   attentionParams,
   attentionShape,
   foldedGrid,
   lseSizeCheck,
-  withConstants,
 } from './attention-config.ts';
 import lanesCode from './attention-lanes.wgsl?raw';
 import { type AttentionLayout, attentionLayout, layoutConstants, layoutDefines } from './attention-layout.ts';
@@ -47,11 +48,11 @@ const DKDV_SOURCE = `${dkdvCode}\n${paramsCode}\n${inputsCode}\n${maskCode}\n${l
   store: { store_dk4: 'dk', store_dv4: 'dv' },
 })}`;
 
-function pipelines(gpu: Gpu, l: AttentionLayout, hd: number) {
+/** The f32 dQ and dK/dV kernels (the tensor-core path has its own). */
+function f32Pipelines(gpu: Gpu, l: AttentionLayout, hd: number) {
   const consts = layoutConstants(l, hd);
   const defines = layoutDefines(l);
   return {
-    stats: gpu.pipeline({ code: withConstants(statsCode, { HD: hd }), label: 'attention-backward-stats' }),
     dq: gpu.pipeline({
       code: withConstants(DQ_SOURCE, { ...consts, KT: l.keyTile }),
       defines,
@@ -97,8 +98,6 @@ export function attentionBackward(
   ]);
   lseSizeCheck(lse, s);
   const gpu = rec.gpu;
-  const l = attentionLayout(gpu, o);
-  const p = pipelines(gpu, l, s.hd);
   // [lse | D | amax] per (head, row), then the tensor-core kernels' dOut scale per kv head.
   const stats = gpu.tensor('f32', [3 * s.nh * s.rows + s.nkv], undefined, { label: 'attention-stats' });
 
@@ -108,20 +107,25 @@ export function attentionBackward(
     Math.min(o.maxWorkgroupsPerDim ?? Number.POSITIVE_INFINITY, gpu.limits.maxComputeWorkgroupsPerDimension),
   );
   rec.dispatch({
-    pipeline: p.stats,
+    pipeline: gpu.pipeline({
+      code: withConstants(statsCode, { HD: s.hd }),
+      label: 'attention-backward-stats',
+    }),
     params: params([s.rows, s.nh, statsGrid[0]]),
     bindings: [out, dOut, lse, stats],
     workgroups: statsGrid,
     label: 'attention-backward-stats',
   });
 
-  const tensorCores =
-    o.precision === 'f32' || o.variant !== undefined ? null : attentionBackwardSubgroupMatrixShape(gpu, s.hd);
+  const tensorCores = allowsTensorCores(o) ? attentionBackwardSubgroupMatrixShape(gpu, s.hd) : null;
   if (tensorCores) {
     attentionBackwardSubgroupMatrix(rec, { q, k, v, dOut, stats, dq, dk, dv }, mask, s, o, tensorCores);
     stats.release();
     return;
   }
+
+  const l = attentionLayout(gpu, o);
+  const p = f32Pipelines(gpu, l, s.hd);
 
   // Per workgroup, ROWS rows against up to `seq` others: dq recomputes p and dp (3 products of 2 flops),
   // dK/dV does so for every query head of its group (4 products).

@@ -85,29 +85,9 @@ export function tileRows(vec4s: number, extraBytesPerRow = 0): number {
   return Math.max(1, Math.min(64, Math.floor(WORKGROUP_BYTES / (32 * vec4s + extraBytesPerRow))));
 }
 
-const withConstantsMemo = new Map<string, Map<string, string>>();
-
-/**
- * Kernel source with its compile-time constants appended (WGSL module-scope declarations may come in
- * any order, so `enable` lines stay first). Private arrays need const sizes, which override
- * constants cannot give; the pipeline cache keys on the resulting text. The same inputs give the same
- * string object, so that lookup hashes each source once instead of on every dispatch (pass module-level
- * source strings for the same reason).
- */
-export function withConstants(code: string, consts: Record<string, number>): string {
-  let bySource = withConstantsMemo.get(code);
-  if (!bySource) {
-    bySource = new Map();
-    withConstantsMemo.set(code, bySource);
-  }
-  const lines = Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;`);
-  const key = lines.join('\n');
-  let out = bySource.get(key);
-  if (out === undefined) {
-    out = `${code}\n${key}\n`;
-    bySource.set(key, out);
-  }
-  return out;
+/** Whether these options let attention run on tensor cores: precision 'f16' and no forced f32 variant. */
+export function allowsTensorCores(o: AttentionOptions): boolean {
+  return o.precision !== 'f32' && o.variant === undefined;
 }
 
 /** Workgroups for `count` flat groups, folded into 2-D; the kernel unfolds with `wid.x + wid.y * nx`. */

@@ -6,6 +6,7 @@
  */
 import { flopChunks, type Gpu, type Recorder, type Tensor } from '@llara/gpu';
 import sidesCode from '../common/subgroup-matrix-sides.wgsl?raw';
+import { withConstants } from '../common/with-constants.ts';
 import {
   type SubgroupMatrixShape,
   subgroupMatrixDefines,
@@ -16,7 +17,6 @@ import {
   type AttentionShape,
   attentionParams,
   foldedGrid,
-  withConstants,
 } from './attention-config.ts';
 import ioCode from './attention-forward-io.wgsl?raw';
 import code from './attention-forward-subgroup-matrix.wgsl?raw';

@@ -18,13 +18,14 @@
  * ```
  */
 import { flopChunks, type Gpu, type Recorder, type Tensor } from '@llara/gpu';
+import { withConstants } from '../common/with-constants.ts';
 import {
   type AttentionOptions,
+  allowsTensorCores,
   attentionParams,
   attentionShape,
   foldedGrid,
   lseSizeCheck,
-  withConstants,
 } from './attention-config.ts';
 import code from './attention-forward.wgsl?raw';
 import ioCode from './attention-forward-io.wgsl?raw';
@@ -48,8 +49,7 @@ const SOURCE = `${code}\n${paramsCode}\n${ioCode}\n${maskCode}\n${lanesCode}\n${
 
 /** The tensor-core forward's matrix shape when `attentionForward` would use it for these options. */
 function tensorCoreShape(gpu: Gpu, o: AttentionOptions) {
-  if (o.precision === 'f32' || o.variant !== undefined) return null;
-  return attentionSubgroupMatrixShape(gpu, o.headDim);
+  return allowsTensorCores(o) ? attentionSubgroupMatrixShape(gpu, o.headDim) : null;
 }
 
 /** One line naming the variant and tiling `attentionForward` uses on this device, for logs and benchmarks. */

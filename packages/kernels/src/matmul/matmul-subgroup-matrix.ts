@@ -7,6 +7,7 @@
 import type { Gpu } from '@llara/gpu';
 import sidesWgsl from '../common/subgroup-matrix-sides.wgsl?raw';
 import { withWeights } from '../common/weights.ts';
+import { withConstants } from '../common/with-constants.ts';
 import commonWgsl from './matmul-common.wgsl?raw';
 import headWgsl from './matmul-subgroup-matrix.head.wgsl?raw';
 import bodyWgsl from './matmul-subgroup-matrix.wgsl?raw';
@@ -94,21 +95,9 @@ export function subgroupMatrixTileProblem(
 
 const bodyCode = `${headWgsl}\n${withWeights(`${commonWgsl}\n${bodyWgsl}\n${sidesWgsl}`)}`;
 
-const codeByTile = new Map<string, string>();
-
-/**
- * The kernel's WGSL for a tile (before the `#if` defines: add `subgroupMatrixTileDefines`). One string
- * per tile, so the pipeline cache's lookup hashes it once rather than on every matmul.
- */
+/** The kernel's WGSL for a tile (before the `#if` defines: add `subgroupMatrixTileDefines`). */
 export function subgroupMatrixCode(t: SubgroupMatrixTile = SUBGROUP_MATRIX_TILE): string {
-  const name = subgroupMatrixTileName(t);
-  let code = codeByTile.get(name);
-  if (code === undefined) {
-    const c = (k: string, v: number) => `const ${k} = ${v}u;`;
-    code = `${bodyCode}\n${[c('BM', t.BM), c('BN', t.BN), c('BK', t.BK), c('WM', t.WM), c('WN', t.WN)].join('\n')}\n`;
-    codeByTile.set(name, code);
-  }
-  return code;
+  return withConstants(bodyCode, { BM: t.BM, BN: t.BN, BK: t.BK, WM: t.WM, WN: t.WN });
 }
 
 export function subgroupMatrixTileDefines(t: SubgroupMatrixTile): Record<string, boolean> {
