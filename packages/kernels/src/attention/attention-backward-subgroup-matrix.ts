@@ -10,7 +10,11 @@
 import { flopChunks, type Gpu, params, type Recorder, type Tensor } from '@llara/gpu';
 import sidesCode from '../common/subgroup-matrix-sides.wgsl?raw';
 import { withConstants } from '../common/with-constants.ts';
-import { type SubgroupMatrixShape, subgroupMatrixDefines } from '../matmul/matmul-subgroup-matrix.ts';
+import {
+  type SubgroupMatrixShape,
+  subgroupMatrixDefines,
+  subgroupMatrixWorkgroupSize,
+} from '../matmul/matmul-subgroup-matrix.ts';
 import dkdvCode from './attention-backward-dkdv-subgroup-matrix.wgsl?raw';
 import dqCode from './attention-backward-dq-subgroup-matrix.wgsl?raw';
 import inputsCode from './attention-backward-inputs.wgsl?raw';
@@ -86,7 +90,7 @@ export function attentionBackwardSubgroupMatrix(
   attentionBackwardScale(rec, t.stats, s);
   const src = attentionBackwardSubgroupMatrixSources(s.hd);
   const defines = subgroupMatrixDefines(shape);
-  const constants = { WG: ATTENTION_SM_TILE.NSG * (gpu.caps.subgroupSizes?.max ?? 32) };
+  const constants = { WG: subgroupMatrixWorkgroupSize(gpu, ATTENTION_SM_TILE.NSG) };
   const name = `${shape.M}x${shape.N}x${shape.K}`;
   const tileRows = ATTENTION_SM_TILE.NSG * shape.M;
   const tiles = Math.ceil(s.seq / tileRows);

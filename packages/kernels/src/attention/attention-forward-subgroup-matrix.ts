@@ -11,6 +11,7 @@ import {
   type SubgroupMatrixShape,
   subgroupMatrixDefines,
   subgroupMatrixShape,
+  subgroupMatrixWorkgroupSize,
 } from '../matmul/matmul-subgroup-matrix.ts';
 import {
   type AttentionOptions,
@@ -42,10 +43,7 @@ export function attentionSubgroupMatrixShape(gpu: Gpu, headDim: number): Subgrou
   const s = subgroupMatrixShape(gpu);
   if (!s || headDim % 16 !== 0 || headDim > ATTENTION_SM_MAX_HEAD_DIM) return null;
   if (attentionSubgroupMatrixBytes(headDim, s.M) > gpu.limits.maxComputeWorkgroupStorageSize) return null;
-  if (
-    ATTENTION_SM_TILE.NSG * (gpu.caps.subgroupSizes?.max ?? 32) >
-    gpu.limits.maxComputeInvocationsPerWorkgroup
-  )
+  if (subgroupMatrixWorkgroupSize(gpu, ATTENTION_SM_TILE.NSG) > gpu.limits.maxComputeInvocationsPerWorkgroup)
     return null;
   return s;
 }
@@ -68,7 +66,7 @@ export function attentionForwardSubgroupMatrix(
 ): void {
   const gpu = rec.gpu;
   const bq = ATTENTION_SM_TILE.NSG * shape.M;
-  const wg = ATTENTION_SM_TILE.NSG * (gpu.caps.subgroupSizes?.max ?? 32);
+  const wg = subgroupMatrixWorkgroupSize(gpu, ATTENTION_SM_TILE.NSG);
   const pipeline = gpu.pipeline({
     code: attentionSubgroupMatrixSource(s.hd),
     defines: subgroupMatrixDefines(shape),

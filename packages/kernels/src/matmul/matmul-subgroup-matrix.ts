@@ -123,9 +123,12 @@ export function subgroupMatrixShape(gpu: Gpu): SubgroupMatrixShape | null {
   return shape;
 }
 
-/** NSG subgroups of the largest size the device may run (WGSL requires a multiple of it). */
-export function subgroupMatrixWorkgroupSize(gpu: Gpu, t: SubgroupMatrixTile = SUBGROUP_MATRIX_TILE): number {
-  return t.WM * t.WN * (gpu.caps.subgroupSizes?.max ?? 32);
+/**
+ * Invocations of a tensor-core workgroup of `subgroups` computing subgroups: each of the largest size the
+ * device may run (WGSL requires a multiple of it; smaller runtime subgroups leave the extra ones idle).
+ */
+export function subgroupMatrixWorkgroupSize(gpu: Gpu, subgroups: number): number {
+  return subgroups * (gpu.caps.subgroupSizes?.max ?? 32);
 }
 
 export function subgroupMatrixDefines(s: SubgroupMatrixShape): Record<string, boolean> {

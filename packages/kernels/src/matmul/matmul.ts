@@ -201,7 +201,7 @@ function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
           TRANS_A: !!o.transA,
           TRANS_B: !!o.transB,
         },
-        constants: { WG: subgroupMatrixWorkgroupSize(gpu, tile) },
+        constants: { WG: subgroupMatrixWorkgroupSize(gpu, tile.WM * tile.WN) },
         tileM: tile.BM,
         tileN: tile.BN,
       };
