@@ -1,5 +1,6 @@
 import { f16BitsToF32, f32ToF16Bits, randomArray, toF16Array } from '@llara/gpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { absMaxRef, pow2ScaleRef } from '../pow2-scale/pow2-scale.ref.ts';
 import { closeTestGpus, openTestGpus, type TestGpu } from '../test-gpus.ts';
 import { matmulRef } from './matmul.ref.ts';
 import { matmul } from './matmul.ts';
@@ -63,9 +64,7 @@ describe('matmul with A rescaled by a power of two', () => {
     const direct = new Float32Array(o.M * o.N);
     emulateMatmulSubgroupMatrix(a, b, direct, o, emu);
     // What matmulScaledA records, step by step: A / s (exact), the kernel, then * s (exact).
-    let m = 0;
-    for (const v of a) m = Math.max(m, Math.abs(v));
-    const s = 2 ** Math.ceil(Math.log2(m));
+    const s = pow2ScaleRef(absMaxRef(a));
     const viaScale = new Float32Array(o.M * o.N);
     emulateMatmulSubgroupMatrix(
       Float32Array.from(a, (v) => v / s),
