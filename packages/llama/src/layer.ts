@@ -160,41 +160,31 @@ export function layerBackward(
   const N = inp.tokens;
   const { hiddenSize: H, intermediateSize: I, numHeads, numKvHeads, headDim } = shape;
   const t = (cols: number, label: string) => gpu.tensor('f32', [N, cols], undefined, { label });
-  const ctx = (target: LoraTarget) => loraContext(lora, layer, target, inp);
-  const sv = acts.saved;
+  // dx (=, or += with `accumulate`) = dy W of projection `target`, and its LoRA gradients.
+  const back = (target: LoraTarget, x: Tensor, weight: Tensor, dy: Tensor, dx: Tensor, accumulate: boolean) =>
+    linearBackward(
+      rec,
+      x,
+      weight,
+      dy,
+      dx,
+      N,
+      loraContext(lora, layer, target, inp),
+      acts.saved[target]!,
+      accumulate,
+      inp.inputGradients,
+    );
 
   // MLP branch: out = x2 + down(swiglu(gate(n2), up(n2)))
   const dm = t(I, 'd.mlp');
-  linearBackward(
-    rec,
-    acts.m,
-    w.down,
-    dRes,
-    dm,
-    N,
-    ctx('down_proj'),
-    sv.down_proj!,
-    false,
-    inp.inputGradients,
-  );
+  back('down_proj', acts.m, w.down, dRes, dm, false);
   const dg = t(I, 'd.gate');
   const du = t(I, 'd.up');
   swigluBackward(rec, acts.g, acts.u, dm, dg, du);
   dm.release();
   const dn2 = t(H, 'd.n2');
-  linearBackward(
-    rec,
-    acts.n2,
-    w.gate,
-    dg,
-    dn2,
-    N,
-    ctx('gate_proj'),
-    sv.gate_proj!,
-    false,
-    inp.inputGradients,
-  );
-  linearBackward(rec, acts.n2, w.up, du, dn2, N, ctx('up_proj'), sv.up_proj!, true, inp.inputGradients);
+  back('gate_proj', acts.n2, w.gate, dg, dn2, false);
+  back('up_proj', acts.n2, w.up, du, dn2, true);
   dg.release();
   du.release();
   rmsnormBackward(rec, acts.x2, w.postNorm, dn2, dRes, shape.rmsNormEps, true);
@@ -202,7 +192,7 @@ export function layerBackward(
 
   // Attention branch: x2 = x + o(attention(rope(q(n1)), rope(k(n1)), v(n1)))
   const da = t(numHeads * headDim, 'd.attn');
-  linearBackward(rec, acts.a, w.o, dRes, da, N, ctx('o_proj'), sv.o_proj!, false, inp.inputGradients);
+  back('o_proj', acts.a, w.o, dRes, da, false);
   const dq = t(numHeads * headDim, 'd.q');
   const dk = t(numKvHeads * headDim, 'd.k');
   const dv = t(numKvHeads * headDim, 'd.v');
@@ -217,9 +207,9 @@ export function layerBackward(
   ropeBackward(rec, dq, inp.positions, { numHeads, headDim, theta: shape.ropeTheta });
   ropeBackward(rec, dk, inp.positions, { numHeads: numKvHeads, headDim, theta: shape.ropeTheta });
   const dn1 = t(H, 'd.n1');
-  linearBackward(rec, acts.n1, w.q, dq, dn1, N, ctx('q_proj'), sv.q_proj!, false, inp.inputGradients);
-  linearBackward(rec, acts.n1, w.k, dk, dn1, N, ctx('k_proj'), sv.k_proj!, true, inp.inputGradients);
-  linearBackward(rec, acts.n1, w.v, dv, dn1, N, ctx('v_proj'), sv.v_proj!, true, inp.inputGradients);
+  back('q_proj', acts.n1, w.q, dq, dn1, false);
+  back('k_proj', acts.n1, w.k, dk, dn1, true);
+  back('v_proj', acts.n1, w.v, dv, dn1, true);
   dq.release();
   dk.release();
   dv.release();

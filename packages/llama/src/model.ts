@@ -72,7 +72,7 @@ export class LlamaModel {
    * Attention precision while training (forward, recompute and backward alike). 'f16' runs the
    * tensor-core flash attention where the device has f16 subgroup matrices (elsewhere the f32 kernels
    * run either way). 'f32' stays the default until those backward kernels have passed the device checks
-   * on real hardware (`device-main checks`, "training attention f16 vs f32"). Inference always asks for
+   * on real hardware (`device-main checks`, "training f16 attention vs f32"). Inference always asks for
    * 'f16' attention: its forward has no backward to agree with.
    */
   trainingAttention: 'f16' | 'f32' = 'f32';
