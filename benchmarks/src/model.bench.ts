@@ -309,7 +309,7 @@ export async function benchModel(
       if (tokens !== T) throw new Error(`a passage laid out to ${tokens} tokens instead of ${T}`);
       let t = { ms: 0, samples: [] as number[] };
       let calls = 0;
-      const dispatches = gpu.submitted.dispatches;
+      const dispatches = gpu.dispatchesSubmitted;
       const memory = await memoryDuring({ trainableBytes: 0, optimizerBytes: 0 }, async () => {
         t = await timeWall(() => {
           calls++;
@@ -330,7 +330,7 @@ export async function benchModel(
       );
       // With the host cost per dispatch (kernel suite, dispatch_overhead) this says how much of a
       // small batch's time is the CPU's.
-      row.note = `${Math.round((gpu.submitted.dispatches - dispatches) / calls)} dispatches per call`;
+      row.note = `${Math.round((gpu.dispatchesSubmitted - dispatches) / calls)} dispatches per call`;
       rate = row.tokensPerS ?? rate;
       emit(row);
       log(`${key}: ${row.tokensPerS?.toFixed(0)} tokens/s`);

@@ -65,8 +65,8 @@ export class Gpu {
   readonly pool: BufferPool;
   /** Bind groups and the uniform arena shared by every recorder (bind-groups.ts). */
   readonly bindGroups: BindGroupCache;
-  /** Dispatches and submits so far (benchmarks report dispatches per call). */
-  readonly submitted = { dispatches: 0, submits: 0 };
+  /** Dispatches submitted so far (benchmarks report dispatches per call). */
+  dispatchesSubmitted = 0;
   /** Resolves when the device is lost (also on destroy). */
   readonly lost: Promise<GPUDeviceLostInfo>;
   private lostInfo: GPUDeviceLostInfo | null = null;

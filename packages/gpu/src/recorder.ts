@@ -91,8 +91,7 @@ export class Recorder {
       device.queue.writeBuffer(this.gpu.bindGroups.arena(total), 0, staging);
     }
     const dispatchCount = this.items.filter((it) => 'pipeline' in it).length;
-    this.gpu.submitted.dispatches += dispatchCount;
-    this.gpu.submitted.submits++;
+    this.gpu.dispatchesSubmitted += dispatchCount;
     if (this.profile) this.prepareQueries(dispatchCount);
     const encoder = device.createCommandEncoder();
     let pass: GPUComputePassEncoder | null = null;
