@@ -40,7 +40,7 @@ import {
 } from '@llara/kernels';
 import { randomF16Bits, randomF32, randomIds } from './random-data.ts';
 import { devicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
-import { type BenchRow, errorMessage, type Failure } from './rows.ts';
+import { type BenchRow, errorMessage, type Failure, median } from './rows.ts';
 import { timeRecorded } from './timing.ts';
 import {
   attentionTorchKey,
@@ -747,8 +747,7 @@ export async function benchKernels(
       for (let w = 0; w < timing.warmup; w++) await round();
       const samples: number[] = [];
       for (let i = 0; i < timing.iterations; i++) samples.push(await round());
-      samples.sort((x, y) => x - y);
-      const ms = samples[Math.floor(samples.length / 2)];
+      const ms = median(samples);
       const row: BenchRow = {
         suite: 'kernels',
         key,
@@ -790,14 +789,13 @@ export async function benchKernels(
         for (const k of keys) fail(k, 'skipped: device lacks subgroup matrices');
         continue;
       }
-      const transA = m.layout === 'tn';
       const transB = m.layout === 'nt';
       await group(keys, async (t) => {
         const a = t(gpu.tensor('f32', [m.M, m.K], randomF32(m.M * m.K, seed++)));
         const b = t(gpu.tensor('f16', transB ? [m.N, m.K] : [m.K, m.N], randomF16Bits(m.N * m.K, seed++)));
         const c = t(gpu.tensor('f32', [m.M, m.N]));
         for (const tile of SUBGROUP_MATRIX_TILES) {
-          const o = { M: m.M, N: m.N, K: m.K, transA, transB, variant: 'subgroup-matrix', smTile: tile };
+          const o = { M: m.M, N: m.N, K: m.K, transB, variant: 'subgroup-matrix', smTile: tile };
           let variant: string;
           try {
             variant = matmulVariant(gpu, { ...o, bDtype: 'f16' });

@@ -351,6 +351,16 @@ export async function benchModel(
     return model.lora.parameters().reduce((s, p) => s + p.param.byteLength, 0);
   };
 
+  /** Undoes `attachLora` and any training option a row set, so the next row starts from the bare model. */
+  const endTraining = (trainer: { destroy(): void } | null) => {
+    trainer?.destroy();
+    model.lora?.destroy();
+    model.lora = null;
+    model.trainingAttention = 'f32';
+    model.trainingInputGradients = 'f32';
+    gpu.pool.trim();
+  };
+
   /**
    * Wall time of `trainStep` (warm-up, then the timed repetitions) and the device memory it holds: the
    * adapter's values and gradients, AdamW's two moments and the pool. A non-finite loss is an error.
@@ -415,12 +425,7 @@ export async function benchModel(
     } catch (e) {
       emit({ suite: 'model', key, error: errorMessage(e) });
     } finally {
-      trainer?.destroy();
-      model.lora?.destroy();
-      model.lora = null;
-      model.trainingAttention = 'f32';
-      model.trainingInputGradients = 'f32';
-      gpu.pool.trim();
+      endTraining(trainer);
     }
   };
 
@@ -476,10 +481,7 @@ export async function benchModel(
     } catch (e) {
       emit({ suite: 'model', key, error: errorMessage(e) });
     } finally {
-      trainer?.destroy();
-      model.lora?.destroy();
-      model.lora = null;
-      gpu.pool.trim();
+      endTraining(trainer);
     }
   };
 
