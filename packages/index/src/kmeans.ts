@@ -254,17 +254,19 @@ export function* kmeansSteps(
   const total = x.length / d;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`k-means needs a positive integer k, got ${k}.`);
   if (total < k) throw new Error(`k-means needs at least k = ${k} points to train on, got ${total}.`);
-  const init = options.init ?? defaultInit(Math.min(total, options.maxPoints ?? 256 * k), d, k);
+  const maxPoints = options.maxPoints ?? 256 * k;
+  const maxIterations = options.iterations ?? 20;
+  const init = options.init ?? defaultInit(Math.min(total, maxPoints), d, k);
   if (init !== 'kmeans++' && init !== 'random')
     throw new Error(`k-means init must be 'kmeans++' or 'random', got '${init}'.`);
   const rand = seededRandom(options.seed ?? 0);
-  const points = normalizeRows(sampleRows(x, total, d, options.maxPoints ?? 256 * k, rand), d);
+  const points = normalizeRows(sampleRows(x, total, d, maxPoints, rand), d);
   const n = points.length / d;
   const centroids =
     init === 'random' ? initRandom(points, n, d, k, rand) : initPlusPlus(points, n, d, k, rand);
   const assign = new Int32Array(n).fill(-1);
   let it = 0;
-  while (it < (options.iterations ?? 20)) {
+  while (it < maxIterations) {
     it++;
     const nearest: Int32Array = yield { points, centroids, d, k };
     if (nearest?.length !== n)
@@ -284,7 +286,7 @@ export function* kmeansSteps(
     }
     reseedEmpty(points, assign, counts, centroids, d, rand);
     normalizeRows(centroids, d);
-    options.onIteration?.({ iteration: it, maxIterations: options.iterations ?? 20, changed });
+    options.onIteration?.({ iteration: it, maxIterations, changed });
     if (changed === 0) break;
   }
   return { centroids, iterations: it, init };
