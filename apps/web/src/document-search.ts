@@ -9,7 +9,8 @@
  * const { hits, cut } = await search.search('lift of a wing', 10);
  */
 import { FlatIndex } from '@llara/index';
-import { type Embedder, type EmbedProgress, sortByLength } from '@llara/trainer';
+import { type Embedder, type EmbedProgress, type Layout, type Role, sortByLength } from '@llara/trainer';
+import { boundedLayout } from './bounded-layout.ts';
 import type { Documents } from './documents.ts';
 
 export interface Hit {
@@ -56,7 +57,7 @@ export class DocumentSearch {
   ): Promise<DocumentSearch> {
     if (docs.ids.length === 0) throw new Error('There are no documents to embed: type some, one per line.');
     const t0 = performance.now();
-    const layouts = docs.texts.map((t) => embedder.layout(t, 'passage'));
+    const layouts = docs.texts.map((t) => layoutOf(embedder, t, 'passage'));
     const cut = truncation(embedder, layouts);
     // The Embedder's own loop, batch by batch, so that a stale run stops at the next batch.
     const H = embedder.dim;
@@ -87,7 +88,7 @@ export class DocumentSearch {
   /** The best `k` documents for `query`, best first, the time it took (embedding included), and whether the query was cut. */
   async search(query: string, k: number): Promise<{ hits: Hit[]; ms: number; cut: Truncation }> {
     const t0 = performance.now();
-    const layout = this.embedder.layout(query, 'query');
+    const layout = layoutOf(this.embedder, query, 'query');
     const vector = await this.embedder.embedLayouts([layout]);
     const [hits] = this.index.searchSync(vector, k);
     const ms = performance.now() - t0;
@@ -97,6 +98,16 @@ export class DocumentSearch {
       cut: truncation(this.embedder, [layout]),
     };
   }
+}
+
+/** The embedder's layout, tokenizing only a head of a very long text. */
+function layoutOf(embedder: Embedder, text: string, role: Role): Layout {
+  return boundedLayout(
+    text,
+    embedder.options.maxLen,
+    (t) => embedder.layout(t, role),
+    (t) => embedder.tokenizer.encode(t, { addBos: false }).length,
+  );
 }
 
 function truncation(

@@ -147,7 +147,9 @@ describe('web demo state in Chromium', () => {
 
   it('says how many documents and queries were cut at the token limit, and to how many tokens', async () => {
     await page().getByTestId('max-len').selectOption('128');
-    const long = `${'The boundary layer grows thicker along the flat plate. '.repeat(30)}`;
+    // The sizes that went through silently: a 100,000-character document and a 5,000-character query.
+    const long = 'The boundary layer grows thicker along the flat plate. '.repeat(1819).slice(0, 100_000);
+    const longQuery = long.slice(0, 5000).trim();
     await setDocuments([...THREE.slice(0, 2), long]);
     await demo.embedDocuments();
     const note = await demo.text('embed-note');
@@ -160,8 +162,8 @@ describe('web demo state in Chromium', () => {
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThan(128);
 
-    await page().getByTestId('query').fill(long);
-    await demo.results(long.trim());
+    await page().getByTestId('query').fill(longQuery);
+    await demo.results(longQuery);
     expect(await demo.text('query-note')).toMatch(
       /^The query is longer than the 128-token limit \(prompt included\): only its first \d+ tokens were searched\.$/,
     );
