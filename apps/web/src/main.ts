@@ -1,8 +1,8 @@
 /**
  * The demo page: pick a device, load a model, embed documents, search as you type. Every step reports
  * its time; every failure becomes one sentence in the page. What the page knows lives in one PageState;
- * when the documents, the model or the adapter change, its change event resets every display derived
- * from them (results, progress, timings, errors) here, in `onStateChange`.
+ * when the documents, the model or the adapter change, page-render.ts's `showStateChange` resets every
+ * display derived from them (results, progress, timings, errors).
  */
 import { Embedder, getRecipe } from '@llara/trainer';
 import { connectGpu, deviceSummary, formatCapabilities } from './device.ts';
@@ -19,7 +19,6 @@ import { LatestRunner } from './latest-runner.ts';
 import { prepareModel, uploadModel } from './load-model.ts';
 import {
   CRANFIELD_CORPUS_PATH,
-  DEMO_ADAPTER_PATH,
   defaultModelFiles,
   findDemoAdapter,
   hasDirectoryPicker,
@@ -28,89 +27,21 @@ import {
   pickedFromFileList,
   sourceFromPicked,
 } from './model-files.ts';
-import { type ChangeEvent, type JobKind, PageState } from './page-state.ts';
-import { clearError, renderResults, resetTimings, setNote, setRichText, showError, ui } from './page-ui.ts';
+import { BUNDLED_LABEL, refreshControls, renderAdapter, showStateChange } from './page-render.ts';
+import { type JobKind, PageState } from './page-state.ts';
+import { clearError, renderResults, setNote, showError, ui } from './page-ui.ts';
 import { fetchServedFiles, type ServedFiles } from './served-files.ts';
 
 const TOP_K = 10;
 const CRANFIELD_SAMPLE = 200;
 const SEARCH_DEBOUNCE_MS = 150;
 const EMBED_BATCH = 16;
-const BUNDLED_LABEL = 'bundled stories260K';
 const recipe = getRecipe('flag');
 const base = document.baseURI;
 const state = new PageState();
 let served: ServedFiles | null = null;
 
-/** Enables what makes sense now: no second job while one runs; documents can change at any time. */
-function refreshControls(): void {
-  const idle = state.job === null;
-  const ready = state.gpu !== null && idle;
-  ui.loadDefault.disabled = !ready;
-  ui.modelFolder.disabled = !ready;
-  ui.openDirectory.disabled = !ready;
-  ui.embed.disabled = !ready || state.model === null;
-  ui.query.disabled = !idle || state.search === null;
-  renderAdapter();
-}
-
-/** The adapter box is ticked only when an adapter exists and is (to be) applied; toggling it acts at once. */
-function renderAdapter(): void {
-  const model = state.model;
-  const available = model ? model.adapter !== null : state.demoAdapter !== null;
-  ui.useAdapter.checked = available && state.wantAdapter;
-  ui.useAdapter.disabled = !available || state.job !== null;
-  if (model?.adapter)
-    setRichText(
-      ui.adapterNote,
-      `LoRA adapter from \`${model.adapter.location}\`: ${model.adapterApplied ? 'applied; untick to remove it' : 'not applied; tick to apply it'} (the documents are then embedded again).`,
-    );
-  else if (model)
-    setRichText(
-      ui.adapterNote,
-      `${model.label} has no adapter (\`adapter_config.json\` and \`adapter_model.safetensors\`).`,
-    );
-  else if (state.demoAdapter)
-    setRichText(
-      ui.adapterNote,
-      `Demo adapter found at \`${new URL(DEMO_ADAPTER_PATH, base).pathname}\`: applied to stories260K when ticked.`,
-    );
-  else
-    setRichText(
-      ui.adapterNote,
-      'No demo adapter here (`pnpm demo` trains one); adapter files in a picked model folder are applied.',
-    );
-}
-
-/** The one place that resets what the documents, model or adapter made stale. */
-function onStateChange({ change, stale, cancelled }: ChangeEvent): void {
-  clearError();
-  renderResults('', []);
-  setNote(ui.queryNote, null);
-  setNote(ui.embedNote, null);
-  ui.embedProgress.value = 0;
-  resetTimings(state.model === null);
-  if (state.model === null) {
-    ui.loadProgress.value = 0;
-    ui.modelStatus.textContent = 'No model loaded.';
-  }
-  setNote(
-    ui.resultsNote,
-    state.model?.label === BUNDLED_LABEL
-      ? 'stories260K shows the pipeline, not relevance: its scores are high for unrelated text too.'
-      : null,
-  );
-  const what =
-    change === 'adapter'
-      ? `The adapter was ${state.model?.adapterApplied ? 'applied' : 'removed'}`
-      : `The ${change === 'device' ? 'device was lost' : `${change} changed`}`;
-  if (cancelled) ui.embedStatus.textContent = `${what} during embedding: embed the documents again.`;
-  else if (stale && state.model) ui.embedStatus.textContent = `${what}: embed the documents again.`;
-  else if (state.model) ui.embedStatus.textContent = 'Model ready: embed the documents.';
-  else ui.embedStatus.textContent = 'Nothing embedded yet.';
-  refreshControls();
-}
-state.onChange(onStateChange);
+state.onChange((e) => showStateChange(state, e));
 
 /** Runs one GPU job: errors go to the page, other jobs wait; a job cancelled by a change says nothing. */
 async function runJob(kind: JobKind, fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
@@ -119,7 +50,7 @@ async function runJob(kind: JobKind, fn: (signal: AbortSignal) => Promise<void>)
   const signal = state.startJob(kind);
   // Lets a test (or an extension) wait for a job to finish.
   document.body.dataset.busy = 'true';
-  refreshControls();
+  refreshControls(state);
   try {
     await fn(signal);
   } catch (e) {
@@ -127,7 +58,7 @@ async function runJob(kind: JobKind, fn: (signal: AbortSignal) => Promise<void>)
   } finally {
     state.endJob(signal);
     delete document.body.dataset.busy;
-    refreshControls();
+    refreshControls(state);
   }
 }
 
@@ -161,7 +92,7 @@ async function startDevice(): Promise<void> {
     showError(e);
   }
   await adapter;
-  refreshControls();
+  refreshControls(state);
 }
 
 /** Checks the new model completely, and only then replaces the loaded one. */
@@ -283,7 +214,7 @@ ui.openDirectory.addEventListener('click', () =>
 ui.useAdapter.addEventListener('change', () => {
   state.wantAdapter = ui.useAdapter.checked;
   const model = state.model;
-  if (!model?.adapter) return renderAdapter();
+  if (!model?.adapter) return renderAdapter(state);
   void runJob('adapter', async () => {
     // A query still running would see the adapter change under it.
     await searches.idle();
