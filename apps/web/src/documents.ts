@@ -3,6 +3,7 @@
  * lines: `_id`, `title`, `text`), or the first documents of the bundled Cranfield corpus.
  */
 import { type BeirDoc, documentText, parseCorpus } from '@llara/index';
+import { decodeText } from './text-bytes.ts';
 
 export interface Documents {
   ids: string[];
@@ -26,14 +27,19 @@ export function documentsFromCorpus(docs: readonly BeirDoc[]): Documents {
   return { ids: docs.map((d) => d.id), texts: docs.map(documentText) };
 }
 
-/** A .txt or .jsonl file's documents; a malformed .jsonl line throws one sentence naming the file and line. */
-export function documentsFromFile(name: string, text: string): Documents {
-  if (/\.jsonl$/i.test(name)) {
+/**
+ * A .txt or .jsonl file's documents. Binary bytes (invalid UTF-8, NUL bytes), a malformed .jsonl line or an
+ * empty file throw one sentence naming the file (and line).
+ */
+export function documentsFromFile(name: string, bytes: Uint8Array): Documents {
+  const jsonl = /\.jsonl$/i.test(name);
+  if (!jsonl && !/\.txt$/i.test(name)) throw new Error(`${name} is neither a .txt nor a .jsonl file.`);
+  const text = decodeText(bytes, name);
+  if (jsonl) {
     const docs = documentsFromCorpus(parseCorpus(text, name));
     if (docs.ids.length === 0) throw new Error(`${name} holds no documents.`);
     return docs;
   }
-  if (!/\.txt$/i.test(name)) throw new Error(`${name} is neither a .txt nor a .jsonl file.`);
   const docs = documentsFromLines(text);
   if (docs.ids.length === 0) throw new Error(`${name} holds no documents (it has no non-empty lines).`);
   return docs;

@@ -10,9 +10,11 @@ export function formatMs(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms).toLocaleString('en-US')} ms`;
 }
 
-/** Any thrown value as the one sentence shown to the user. */
+/**
+ * Any thrown value as the text shown to the user: the whole message on one line (a message can hold line
+ * breaks, e.g. a parser quoting its input, and cutting at the first one cut sentences in half).
+ */
 export function errorMessage(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
-  const first = text.split('\n')[0].trim();
-  return first === '' ? 'Something went wrong.' : first;
+  const text = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim();
+  return text === '' ? 'Something went wrong.' : text;
 }

@@ -1,80 +1,134 @@
 /**
  * A model folder (+ optional PEFT adapter) -> a model on the page's GPU ready for a recipe: the browser
  * twin of the CLI's `apps/cli/src/model-loader.ts`, reading through `ModelFiles` instead of the disk.
+ * Two steps, so that a bad folder never costs the page its working model: `prepareModel` checks
+ * everything that can be checked without the GPU (JSON files, config, tokenizer, checkpoint headers, the
+ * adapter), and only then does the page unload the old model and `uploadModel` the new one.
  *
  * @example
- * const loaded = await loadModel(gpu, { label: url, files: urlFiles(url), adapter: null }, true, getRecipe('flag'));
+ * const prepared = await prepareModel({ label: url, files: urlFiles(url), adapter: null }, getRecipe('flag'));
+ * old?.destroy();
+ * const loaded = await uploadModel(gpu, prepared, true);
  * const embedder = new Embedder(loaded.model, loaded.tokenizer, loaded.recipe, { maxLen: 128, baseVocab: loaded.baseVocab });
  */
 import { formatBytes, type Gpu } from '@llara/gpu';
 import {
+  ADAPTER_CONFIG_FILE,
+  describeFile,
   type LlamaModel,
   type LlamaTokenizer,
   LoraGpu,
+  type LoraWeights,
+  type ModelFiles,
   type OpenedModel,
   openModel,
   readAdapter,
-  uploadModel,
+  SAFETENSORS_INDEX_FILE,
+  uploadModel as uploadWeights,
 } from '@llara/llama';
 import { type Recipe, specialTokensToAppend } from '@llara/trainer';
 import type { ModelSource } from './model-files.ts';
+import { decodeText, parseJsonText } from './text-bytes.ts';
 
-export interface LoadedModel {
+/** A model folder checked and opened, its adapter read; nothing on the GPU yet. */
+export interface PreparedModel {
+  label: string;
   opened: OpenedModel;
-  model: LlamaModel;
   tokenizer: LlamaTokenizer;
   recipe: Recipe;
   /** Vocabulary before the recipe's added tokens. */
   baseVocab: number;
   /** Rows appended for the recipe's special tokens (0 when the tokenizer has them). */
   addedTokens: number;
-  /** Where the applied adapter came from, or null. */
-  adapter: string | null;
+  /** The adapter found with the model, read and checked against it, or null. */
+  adapter: { location: string; weights: LoraWeights } | null;
+}
+
+export interface LoadedModel extends PreparedModel {
+  model: LlamaModel;
+  /** Whether the adapter is applied now. */
+  readonly adapterApplied: boolean;
+  /** Applies or removes the adapter at once (no-op without one); the model's embeddings change. */
+  setAdapter(apply: boolean): void;
   /** One line for the page: layers, sizes, added tokens, adapter. */
   describe(): string;
   destroy(): void;
 }
 
-export async function loadModel(
-  gpu: Gpu,
-  source: ModelSource,
-  useAdapter: boolean,
-  recipe: Recipe,
-  onProgress?: (fraction: number) => void,
-): Promise<LoadedModel> {
+/**
+ * Checks the folder's JSON files as text first (a binary or malformed file gets one sentence naming it,
+ * without the parser's quote of its bytes), then opens the model, its tokenizer and adapter.
+ */
+export async function prepareModel(source: ModelSource, recipe: Recipe): Promise<PreparedModel> {
+  await checkJsonFiles(source.files, [
+    'config.json',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    SAFETENSORS_INDEX_FILE,
+  ]);
+  if (source.adapter) await checkJsonFiles(source.adapter, [ADAPTER_CONFIG_FILE]);
   const opened = await openModel(source.files);
   const tokenizer = opened.tokenizer;
   if (!tokenizer) throw new Error(`${source.label} has no tokenizer.json.`);
-  const baseVocab = opened.config.vocabSize;
-  const addedTokens = specialTokensToAppend(recipe, tokenizer);
-  // Read the adapter before uploading so that a bad adapter costs no GPU work.
-  const adapterSource = useAdapter ? source.adapter : null;
-  const adapterWeights = adapterSource ? await readAdapter(adapterSource, opened.config) : null;
-  const total = opened.checkpoint.totalBytes;
-  const model = await uploadModel(gpu, opened.config, opened.checkpoint, {
-    addedTokens,
-    onProgress: (p) => onProgress?.(total > 0 ? p.loadedBytes / total : 1),
-  });
-  if (adapterWeights) {
-    try {
-      model.lora = LoraGpu.upload(gpu, model.shape, adapterWeights);
-    } catch (e) {
-      model.destroy();
-      throw e;
-    }
-  }
-  const adapter = adapterSource && adapterWeights ? adapterSource.location : null;
-  const c = opened.config;
+  const adapter = source.adapter
+    ? { location: source.adapter.location, weights: await readAdapter(source.adapter, opened.config) }
+    : null;
   return {
+    label: source.label,
     opened,
-    model,
     tokenizer,
     recipe,
-    baseVocab,
-    addedTokens,
+    baseVocab: opened.config.vocabSize,
+    addedTokens: specialTokensToAppend(recipe, tokenizer),
     adapter,
+  };
+}
+
+async function checkJsonFiles(files: ModelFiles, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    if (!(await files.has(name))) continue;
+    const label = describeFile(files, name);
+    parseJsonText(decodeText(await files.read(name), label), label);
+  }
+}
+
+/** Uploads a prepared model's weights (and its adapter when `applyAdapter`) to `gpu`. */
+export async function uploadModel(
+  gpu: Gpu,
+  prepared: PreparedModel,
+  applyAdapter: boolean,
+  onProgress?: (fraction: number) => void,
+): Promise<LoadedModel> {
+  const { opened, adapter } = prepared;
+  const total = opened.checkpoint.totalBytes;
+  const model = await uploadWeights(gpu, opened.config, opened.checkpoint, {
+    addedTokens: prepared.addedTokens,
+    onProgress: (p) => onProgress?.(total > 0 ? p.loadedBytes / total : 1),
+  });
+  const setAdapter = (apply: boolean) => {
+    if (!adapter || apply === (model.lora !== null)) return;
+    if (apply) model.lora = LoraGpu.upload(gpu, model.shape, adapter.weights);
+    else {
+      model.lora?.destroy();
+      model.lora = null;
+    }
+  };
+  try {
+    setAdapter(applyAdapter);
+  } catch (e) {
+    model.destroy();
+    throw e;
+  }
+  const c = opened.config;
+  return {
+    ...prepared,
+    model,
+    get adapterApplied() {
+      return model.lora !== null;
+    },
+    setAdapter,
     describe: () =>
-      `${source.label}: ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${baseVocab}${addedTokens ? ` + ${addedTokens} ${recipe.name} tokens` : ''}, ${formatBytes(total)}${adapter ? `, LoRA adapter r=${adapterWeights!.config.r} from ${adapter}` : ', no adapter'}`,
+      `${prepared.label}: ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${prepared.baseVocab}${prepared.addedTokens ? ` + ${prepared.addedTokens} ${prepared.recipe.name} tokens` : ''}, ${formatBytes(total)}${adapter ? `, LoRA adapter r=${adapter.weights.config.r} from ${adapter.location}${model.lora ? '' : ' (not applied)'}` : ', no adapter'}`,
     destroy: () => model.destroy(),
   };
 }

@@ -1,11 +1,12 @@
 /**
  * The demo page: pick a device, load a model, embed documents, search as you type. Every step reports
- * its time; every failure becomes one sentence in the page.
+ * its time; every failure becomes one sentence in the page. What the page knows lives in one PageState;
+ * when the documents, the model or the adapter change, page-render.ts's `showStateChange` resets every
+ * display derived from them (results, progress, timings, errors).
  */
-import type { Gpu } from '@llara/gpu';
 import { Embedder, getRecipe } from '@llara/trainer';
 import { connectGpu, deviceSummary, formatCapabilities } from './device.ts';
-import { DocumentSearch, type Hit } from './document-search.ts';
+import { DocumentSearch, describeTruncation } from './document-search.ts';
 import {
   asLines,
   type Documents,
@@ -13,12 +14,11 @@ import {
   documentsFromLines,
   fetchCorpusSample,
 } from './documents.ts';
-import { byTestId, errorMessage, formatMs } from './dom.ts';
+import { errorMessage, formatMs } from './dom.ts';
 import { LatestRunner } from './latest-runner.ts';
-import { type LoadedModel, loadModel } from './load-model.ts';
+import { prepareModel, uploadModel } from './load-model.ts';
 import {
   CRANFIELD_CORPUS_PATH,
-  DEMO_ADAPTER_PATH,
   defaultModelFiles,
   findDemoAdapter,
   hasDirectoryPicker,
@@ -27,6 +27,10 @@ import {
   pickedFromFileList,
   sourceFromPicked,
 } from './model-files.ts';
+import { BUNDLED_LABEL, refreshControls, renderAdapter, showStateChange } from './page-render.ts';
+import { type JobKind, PageState } from './page-state.ts';
+import { clearError, renderResults, setNote, showError, ui } from './page-ui.ts';
+import { fetchServedFiles, type ServedFiles } from './served-files.ts';
 
 const TOP_K = 10;
 const CRANFIELD_SAMPLE = 200;
@@ -34,92 +38,45 @@ const SEARCH_DEBOUNCE_MS = 150;
 const EMBED_BATCH = 16;
 const recipe = getRecipe('flag');
 const base = document.baseURI;
+const state = new PageState();
+let served: ServedFiles | null = null;
 
-const ui = {
-  deviceSummary: byTestId('device-summary'),
-  device: byTestId('device'),
-  loadDefault: byTestId<HTMLButtonElement>('load-default'),
-  useAdapter: byTestId<HTMLInputElement>('use-adapter'),
-  adapterNote: byTestId('adapter-note'),
-  modelFolder: byTestId<HTMLInputElement>('model-folder'),
-  openDirectory: byTestId<HTMLButtonElement>('open-directory'),
-  loadProgress: byTestId<HTMLProgressElement>('load-progress'),
-  modelStatus: byTestId('model-status'),
-  documents: byTestId<HTMLTextAreaElement>('documents'),
-  documentsFile: byTestId<HTMLInputElement>('documents-file'),
-  loadCranfield: byTestId<HTMLButtonElement>('load-cranfield'),
-  documentsNote: byTestId('documents-note'),
-  embed: byTestId<HTMLButtonElement>('embed'),
-  maxLen: byTestId<HTMLSelectElement>('max-len'),
-  embedProgress: byTestId<HTMLProgressElement>('embed-progress'),
-  embedStatus: byTestId('embed-status'),
-  query: byTestId<HTMLInputElement>('query'),
-  results: byTestId<HTMLOListElement>('results'),
-  timeLoad: byTestId('time-load'),
-  timeEmbed: byTestId('time-embed'),
-  timeRate: byTestId('time-rate'),
-  timeQuery: byTestId('time-query'),
-  error: byTestId('error'),
-};
+state.onChange((e) => showStateChange(state, e));
 
-const state: {
-  gpu: Gpu | null;
-  demoAdapter: ModelSource['adapter'];
-  loaded: LoadedModel | null;
-  search: DocumentSearch | null;
-  /** Documents from a file or Cranfield (with their ids) while the textarea still shows them unedited. */
-  picked: Documents | null;
-  busy: boolean;
-} = { gpu: null, demoAdapter: null, loaded: null, search: null, picked: null, busy: false };
-
-function showError(e: unknown): void {
-  ui.error.textContent = errorMessage(e);
-  ui.error.hidden = false;
-}
-
-function clearError(): void {
-  ui.error.hidden = true;
-  ui.error.textContent = '';
-}
-
-/** Enables what makes sense now: nothing while a model loads or documents embed. */
-function refreshControls(): void {
-  const ready = state.gpu !== null && !state.busy;
-  ui.loadDefault.disabled = !ready;
-  ui.modelFolder.disabled = !ready;
-  ui.openDirectory.disabled = !ready;
-  ui.loadCranfield.disabled = state.busy;
-  ui.documentsFile.disabled = state.busy;
-  ui.embed.disabled = !ready || state.loaded === null;
-  ui.query.disabled = state.busy || state.search === null;
-}
-
-/** Runs one user action: errors go to the page, controls are locked meanwhile. */
-async function action(fn: () => Promise<void>): Promise<void> {
-  if (state.busy) return;
+/** Runs one GPU job: errors go to the page, other jobs wait; a job cancelled by a change says nothing. */
+async function runJob(kind: JobKind, fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  if (state.job !== null) return;
   clearError();
-  state.busy = true;
-  // Lets a test (or an extension) wait for an action to finish.
+  const signal = state.startJob(kind);
+  // Lets a test (or an extension) wait for a job to finish.
   document.body.dataset.busy = 'true';
-  refreshControls();
+  refreshControls(state);
+  try {
+    await fn(signal);
+  } catch (e) {
+    if (!signal.aborted) showError(e);
+  } finally {
+    state.endJob(signal);
+    delete document.body.dataset.busy;
+    refreshControls(state);
+  }
+}
+
+/** Runs a documents action (no GPU, allowed during a job): its error goes to the page. */
+async function documentsAction(fn: () => Promise<void>): Promise<void> {
+  clearError();
   try {
     await fn();
   } catch (e) {
     showError(e);
-  } finally {
-    state.busy = false;
-    delete document.body.dataset.busy;
-    refreshControls();
   }
 }
 
 async function startDevice(): Promise<void> {
   ui.openDirectory.hidden = !hasDirectoryPicker();
-  const adapter = findDemoAdapter(base).then((files) => {
-    state.demoAdapter = files;
-    ui.adapterNote.textContent = files
-      ? `Demo adapter found at ${new URL(DEMO_ADAPTER_PATH, base).pathname}: applied to stories260K when ticked.`
-      : 'No demo adapter here (`pnpm demo` trains one); adapter files in a picked model folder are applied when ticked.';
+  const adapter = fetchServedFiles(base).then(async (files) => {
+    served = files;
+    state.demoAdapter = await findDemoAdapter(base, files);
   });
   try {
     const gpu = await connectGpu();
@@ -127,10 +84,7 @@ async function startDevice(): Promise<void> {
     ui.deviceSummary.textContent = deviceSummary(gpu);
     ui.device.textContent = formatCapabilities(gpu.caps);
     gpu.onLost((e) => {
-      state.gpu = null;
-      state.loaded = null;
-      state.search = null;
-      refreshControls();
+      state.deviceLost();
       showError(e);
     });
   } catch (e) {
@@ -138,43 +92,42 @@ async function startDevice(): Promise<void> {
     showError(e);
   }
   await adapter;
-  refreshControls();
+  refreshControls(state);
 }
 
-function resetModel(): void {
-  state.search = null;
-  state.loaded?.destroy();
-  state.loaded = null;
-  renderResults('', []);
-  ui.embedStatus.textContent = 'Nothing embedded yet.';
-  ui.embedProgress.value = 0;
-}
-
+/** Checks the new model completely, and only then replaces the loaded one. */
 async function load(source: ModelSource): Promise<void> {
   const gpu = state.gpu;
   if (!gpu) throw new Error('There is no WebGPU device to load the model on.');
-  ui.loadProgress.value = 0;
-  ui.modelStatus.textContent = `Loading ${source.label}…`;
+  const previous = state.model;
+  ui.modelStatus.textContent = `Checking ${source.label}…`;
+  let prepared: Awaited<ReturnType<typeof prepareModel>>;
+  try {
+    prepared = await prepareModel(source, recipe);
+  } catch (e) {
+    ui.modelStatus.textContent = previous ? `Loaded ${previous.describe()}.` : 'No model loaded.';
+    throw new Error(`${errorMessage(e)}${previous ? ` ${previous.label} stays loaded.` : ''}`);
+  }
   // A query still running would use the model about to be destroyed.
   await searches.idle();
-  resetModel();
+  // The old model's GPU memory is freed before the new one is uploaded.
+  state.setModel(null);
+  ui.modelStatus.textContent = `Loading ${source.label}…`;
   const t0 = performance.now();
+  let loaded: Awaited<ReturnType<typeof uploadModel>>;
   try {
-    state.loaded = await loadModel(gpu, source, ui.useAdapter.checked, recipe, (f) => {
+    loaded = await uploadModel(gpu, prepared, state.wantAdapter, (f) => {
       ui.loadProgress.value = f;
     });
   } catch (e) {
+    ui.loadProgress.value = 0;
     ui.modelStatus.textContent = 'No model loaded.';
     throw e;
   }
-  const ms = performance.now() - t0;
+  state.setModel(loaded);
   ui.loadProgress.value = 1;
-  ui.modelStatus.textContent = `Loaded ${state.loaded.describe()}.`;
-  ui.timeLoad.textContent = formatMs(ms);
-  ui.timeEmbed.textContent = '–';
-  ui.timeRate.textContent = '–';
-  ui.timeQuery.textContent = '–';
-  if (currentDocuments().ids.length > 0) ui.embedStatus.textContent = 'Model ready: embed the documents.';
+  ui.modelStatus.textContent = `Loaded ${loaded.describe()}.`;
+  ui.timeLoad.textContent = formatMs(performance.now() - t0);
 }
 
 function currentDocuments(): Documents {
@@ -183,71 +136,40 @@ function currentDocuments(): Documents {
 
 function setDocuments(docs: Documents, note: string): void {
   ui.documents.value = asLines(docs);
-  state.picked = docs;
   ui.documentsNote.textContent = note;
-  staleIndex();
+  state.documentsChanged(docs);
 }
 
-/** Documents changed: the index no longer matches them. */
-function staleIndex(): void {
-  if (!state.search) return;
-  state.search = null;
-  renderResults('', []);
-  ui.embedStatus.textContent = 'The documents changed: embed them again.';
-  refreshControls();
-}
-
-async function embed(): Promise<void> {
-  const loaded = state.loaded;
+async function embed(signal: AbortSignal): Promise<void> {
+  const loaded = state.model;
   if (!loaded) throw new Error('Load a model before embedding documents.');
   const docs = currentDocuments();
   if (docs.ids.length === 0) throw new Error('There are no documents to embed: type some, one per line.');
+  const version = state.documentsVersion;
   await searches.idle();
-  state.search = null;
-  renderResults('', []);
   const embedder = new Embedder(loaded.model, loaded.tokenizer, loaded.recipe, {
     maxLen: Number(ui.maxLen.value),
     batchSize: EMBED_BATCH,
     baseVocab: loaded.baseVocab,
   });
   ui.embedProgress.value = 0;
+  setNote(ui.embedNote, null);
   ui.embedStatus.textContent = `Embedding ${docs.ids.length} documents…`;
-  const search = await DocumentSearch.build(embedder, docs, (p) => {
-    ui.embedProgress.value = p.done / p.total;
-    ui.embedStatus.textContent = `Embedding: ${p.done} / ${p.total} documents, ${p.tokens.toLocaleString('en-US')} tokens…`;
+  const search = await DocumentSearch.build(embedder, docs, {
+    signal,
+    onProgress: (p) => {
+      ui.embedProgress.value = p.done / p.total;
+      ui.embedStatus.textContent = `Embedding: ${p.done} / ${p.total} documents, ${p.tokens.toLocaleString('en-US')} tokens…`;
+    },
   });
-  state.search = search;
+  if (!state.setIndex(search, version, loaded)) return;
   const perSecond = search.size / (search.embedMs / 1000);
   ui.embedProgress.value = 1;
   ui.embedStatus.textContent = `Embedded ${search.size} documents (${search.tokens.toLocaleString('en-US')} tokens, ${search.embedder.dim} dimensions) in ${formatMs(search.embedMs)}.`;
+  setNote(ui.embedNote, describeTruncation(search.cut, search.size, 'document'));
   ui.timeEmbed.textContent = formatMs(search.embedMs);
   ui.timeRate.textContent = `${perSecond.toFixed(1)} docs/s, ${Math.round(search.tokens / (search.embedMs / 1000)).toLocaleString('en-US')} tokens/s`;
   if (ui.query.value.trim() !== '') searches.push(ui.query.value);
-}
-
-function renderResults(query: string, hits: Hit[]): void {
-  ui.results.replaceChildren(
-    ...hits.map((h) => {
-      const li = document.createElement('li');
-      li.dataset.testid = 'result';
-      li.dataset.id = h.id;
-      const score = document.createElement('span');
-      score.className = 'score';
-      score.dataset.testid = 'result-score';
-      score.textContent = h.score.toFixed(3);
-      const id = document.createElement('span');
-      id.className = 'doc-id';
-      id.textContent = h.id;
-      const text = document.createElement('span');
-      text.className = 'text';
-      text.dataset.testid = 'result-text';
-      text.textContent = h.text;
-      li.append(score, id, text);
-      return li;
-    }),
-  );
-  // Lets a test (or a person reading the DOM) see which query these results answer.
-  ui.results.dataset.query = query;
 }
 
 const searches = new LatestRunner<string>(
@@ -255,23 +177,27 @@ const searches = new LatestRunner<string>(
   async (raw) => {
     const query = raw.trim();
     const search = state.search;
-    if (!search || query === '') return renderResults(query, []);
-    const { hits, ms } = await search.search(query, TOP_K);
-    // The index may have been replaced while this query ran.
+    if (!search || query === '') {
+      setNote(ui.queryNote, null);
+      return renderResults(query, []);
+    }
+    const { hits, ms, cut } = await search.search(query, TOP_K);
+    // The documents or the model may have changed while this query ran.
     if (state.search !== search) return;
     renderResults(query, hits);
+    setNote(ui.queryNote, describeTruncation(cut, 1, 'query'));
     ui.timeQuery.textContent = formatMs(ms);
   },
   showError,
 );
 
 ui.loadDefault.addEventListener('click', () =>
-  action(() =>
-    load({ label: 'bundled stories260K', files: defaultModelFiles(base), adapter: state.demoAdapter }),
+  runJob('load', () =>
+    load({ label: BUNDLED_LABEL, files: defaultModelFiles(base, served), adapter: state.demoAdapter }),
   ),
 );
 ui.modelFolder.addEventListener('change', () =>
-  action(async () => {
+  runJob('load', async () => {
     const list = ui.modelFolder.files;
     if (!list || list.length === 0) return;
     const { folderName, picked } = pickedFromFileList(list);
@@ -280,32 +206,46 @@ ui.modelFolder.addEventListener('change', () =>
   }),
 );
 ui.openDirectory.addEventListener('click', () =>
-  action(async () => {
+  runJob('load', async () => {
     const dir = await pickDirectory();
     if (dir) await load(sourceFromPicked(dir.folderName, dir.picked));
   }),
 );
+ui.useAdapter.addEventListener('change', () => {
+  state.wantAdapter = ui.useAdapter.checked;
+  const model = state.model;
+  if (!model?.adapter) return renderAdapter(state);
+  void runJob('adapter', async () => {
+    // A query still running would see the adapter change under it.
+    await searches.idle();
+    model.setAdapter(state.wantAdapter);
+    state.adapterChanged();
+    ui.modelStatus.textContent = `Loaded ${model.describe()}.`;
+  });
+});
 ui.documents.addEventListener('input', () => {
-  state.picked = null;
   ui.documentsNote.textContent = '';
-  staleIndex();
+  state.documentsChanged(null);
 });
 ui.documentsFile.addEventListener('change', () =>
-  action(async () => {
+  documentsAction(async () => {
     const file = ui.documentsFile.files?.[0];
     if (!file) return;
     ui.documentsFile.value = '';
-    const docs = documentsFromFile(file.name, await file.text());
+    const docs = documentsFromFile(file.name, new Uint8Array(await file.arrayBuffer()));
     setDocuments(docs, `${docs.ids.length} documents from ${file.name}`);
   }),
 );
 ui.loadCranfield.addEventListener('click', () =>
-  action(async () => {
+  documentsAction(async () => {
     const docs = await fetchCorpusSample(new URL(CRANFIELD_CORPUS_PATH, base).toString(), CRANFIELD_SAMPLE);
     setDocuments(docs, `the first ${docs.ids.length} Cranfield documents (ids kept)`);
   }),
 );
-ui.embed.addEventListener('click', () => action(embed));
-ui.query.addEventListener('input', () => searches.push(ui.query.value));
+ui.embed.addEventListener('click', () => runJob('embed', embed));
+ui.query.addEventListener('input', () => {
+  clearError();
+  searches.push(ui.query.value);
+});
 
 void startDevice();

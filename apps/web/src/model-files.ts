@@ -11,6 +11,7 @@ import {
   memoryFiles,
   urlFiles,
 } from '@llara/llama';
+import { listedFiles, type ServedFiles } from './served-files.ts';
 
 export interface ModelSource {
   /** For status lines: a URL or the picked folder's name. */
@@ -25,22 +26,24 @@ export const DEFAULT_MODEL_PATH = 'models/stories260K/';
 export const DEMO_ADAPTER_PATH = 'demo-adapter/';
 export const CRANFIELD_CORPUS_PATH = 'cranfield/corpus.jsonl';
 
-export function defaultModelFiles(base: string): ModelFiles {
-  return urlFiles(new URL(DEFAULT_MODEL_PATH, base).toString());
+export function defaultModelFiles(base: string, served: ServedFiles | null): ModelFiles {
+  return listedFiles(
+    urlFiles(new URL(DEFAULT_MODEL_PATH, base).toString()),
+    served?.[DEFAULT_MODEL_PATH] ?? null,
+  );
 }
 
 /**
- * The demo adapter when the server has one. A 404 (no demo trained yet), a network error, or a page in
- * its place (a static host's fallback) all mean "none".
+ * The demo adapter when the server has one. Not in the server's file list (no demo trained yet), a network
+ * error, or a page in its place (a static host's fallback) all mean "none".
  */
-export async function findDemoAdapter(base: string): Promise<ModelFiles | null> {
-  const url = new URL(DEMO_ADAPTER_PATH, base).toString();
+export async function findDemoAdapter(base: string, served: ServedFiles | null): Promise<ModelFiles | null> {
+  const names = served ? (served[DEMO_ADAPTER_PATH] ?? []) : null;
+  const files = listedFiles(urlFiles(new URL(DEMO_ADAPTER_PATH, base).toString()), names);
   try {
-    const res = await fetch(new URL(ADAPTER_CONFIG_FILE, url), { cache: 'no-store' });
-    if (!res.ok) return null;
-    JSON.parse(await res.text());
-    const files = urlFiles(url);
-    return (await files.has(ADAPTER_WEIGHTS_FILE)) ? files : null;
+    if (!(await files.has(ADAPTER_CONFIG_FILE)) || !(await files.has(ADAPTER_WEIGHTS_FILE))) return null;
+    JSON.parse(new TextDecoder().decode(await files.read(ADAPTER_CONFIG_FILE)));
+    return files;
   } catch {
     return null;
   }
