@@ -48,8 +48,8 @@ export async function openRunFolder(out: string, o: OpenRunOptions): Promise<{ o
   if (st && !st.isDirectory())
     throw new RunFolderError(`The output folder ${out} is a file; give a folder for --out.`);
   const outputs = st ? (await readdir(out)).filter(isRunOutput).sort() : [];
-  const logTaken =
-    o.log !== undefined && !isInside(o.log, out) && ((await stat(o.log).catch(() => null))?.size ?? 0) > 0;
+  const logStat = o.log !== undefined && !isInside(o.log, out) ? await stat(o.log).catch(() => null) : null;
+  const logTaken = Boolean(logStat?.isFile() && logStat.size > 0);
   if (o.mode === 'fresh' && (outputs.length > 0 || logTaken)) {
     const shown = outputs.length > 4 ? [...outputs.slice(0, 4), '...'] : outputs;
     const what =

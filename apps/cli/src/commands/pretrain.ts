@@ -210,8 +210,8 @@ export async function checkTrainingOutputs(
 ): Promise<void> {
   if (f.resume && f.overwrite)
     throw new UserError('--resume continues the run in --out and --overwrite replaces it; pass one of them.');
-  // Refuses a taken folder; with --overwrite the trainer clears it later, once every input is checked.
-  await openRunFolder(f.out, { kind, mode: f.resume || f.overwrite ? 'resume' : 'fresh', log: f.log });
   await prepareOutputDir(f.out, '--out');
   if (f.log) await prepareOutputFile(f.log, '--log');
+  // Refuses a taken folder; with --overwrite the trainer clears it later, once every input is checked.
+  await openRunFolder(f.out, { kind, mode: f.resume || f.overwrite ? 'resume' : 'fresh', log: f.log });
 }
