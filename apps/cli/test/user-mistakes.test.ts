@@ -3,7 +3,7 @@
  * quietly wrong result: too short --max-len, a dropout of 1, unwritable outputs, a byte-order mark,
  * qrels that judge nothing, silently odd settings, and usage errors.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeNpy } from '@llara/index/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -222,6 +222,35 @@ describe('input files', () => {
     expect(other.err.trim()).toBe(
       `llara: None of the 1 queries in ${join(dir, 'other.trec')} (e.g. "x1") is judged in ${qrels}; are they from the same collection?`,
     );
+  });
+});
+
+describe('eval on a BEIR folder', () => {
+  it('notes judged documents that the corpus lacks, and reads a BOM like its absence', async () => {
+    const beir = tmp();
+    writeFileSync(
+      join(beir, 'corpus.jsonl'),
+      `\ufeff${JSON.stringify({ _id: 'd1', title: '', text: 'The wing makes lift.' })}\n${JSON.stringify({ _id: 'd2', title: '', text: 'A dog ran.' })}\n`,
+    );
+    writeFileSync(join(beir, 'queries.jsonl'), `${JSON.stringify({ _id: 'q1', text: 'wing lift' })}\n`);
+    mkdirSync(join(beir, 'qrels'));
+    writeFileSync(join(beir, 'qrels', 'test.tsv'), 'query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td9\t1\n');
+    const r = await run([
+      'eval',
+      '--model',
+      STORIES,
+      '--beir',
+      beir,
+      '--max-len',
+      '64',
+      '--json',
+      join(beir, 'e.json'),
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(
+      /note: the qrels in .* judge 1 documents that its corpus lacks \(e\.g\. "d9"\); no system can retrieve them/,
+    );
+    expect(JSON.parse(readFileSync(join(beir, 'e.json'), 'utf8')).rows).toHaveLength(2);
   });
 });
 
