@@ -3,7 +3,15 @@
  * that run only, an interrupted run exits 130 with its checkpoint, a failed `index build` leaves the
  * old index whole, and `embed` refuses to resume over changed input.
  */
-import { cpSync, existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { writeNpy } from '@llara/index/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -143,6 +151,14 @@ describe('index build keeps the old index when it fails', () => {
     const corpus = writeJsonl(join(dir, 'corpus.jsonl'), DOCS);
     const out = join(dir, 'index');
     const build = (...more: string[]) => run(['index', 'build', '--embeddings', npy, '--out', out, ...more]);
+    const other = join(dir, 'other');
+    mkdirSync(other);
+    writeFileSync(join(other, 'notes.txt'), 'mine');
+    const taken = await run(['index', 'build', '--embeddings', npy, '--out', other]);
+    expect(taken.err.trim()).toBe(
+      `llara: --out ${other} is a folder that holds something other than an index; choose a new or empty folder.`,
+    );
+    mkdirSync(out); // an empty folder made ahead is fine
     expect((await build('--texts', corpus)).code).toBe(0);
     const files = () =>
       Object.fromEntries(readdirSync(out).map((n) => [n, readFileSync(join(out, n), 'utf8')]));

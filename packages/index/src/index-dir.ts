@@ -10,7 +10,7 @@
  * leaves the previous index (or nothing), never a half-written one. Loading checks sizes and sha256 sums.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileSynced } from './atomic-write.ts';
 import type { FlatIndex } from './flat-index.ts';
@@ -73,6 +73,11 @@ async function writeEntry(dir: string, path: string, bytes: Uint8Array): Promise
 /** Moves `tmp` to `dir`, replacing an earlier saved index there (restored if the swap fails). */
 async function swapInto(tmp: string, dir: string): Promise<void> {
   if (!(await exists(dir))) return rename(tmp, dir);
+  // An empty folder (made ahead by the user) is no index to keep: take its place.
+  if ((await readdir(dir)).length === 0) {
+    await rmdir(dir);
+    return rename(tmp, dir);
+  }
   if (!(await exists(join(dir, 'index.json')))) {
     throw new Error(`Refusing to replace ${dir}: it exists and is not a saved index (it has no index.json).`);
   }

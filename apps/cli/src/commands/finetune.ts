@@ -10,8 +10,8 @@ import type { Command } from 'commander';
 import { Interrupted, trainingError, UserError } from '../errors.ts';
 import { defaultModelDir } from '../paths.ts';
 import { type Progress, printProfile, progress } from '../progress.ts';
+import { checkTrainingOutputs } from '../training-outputs.ts';
 import { floatFlag, fractionFlag, intFlag, positiveFlag } from './options.ts';
-import { checkTrainingOutputs } from './pretrain.ts';
 
 export interface FinetuneFlags {
   model?: string;

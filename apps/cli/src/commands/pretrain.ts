@@ -1,13 +1,13 @@
 import { initLoraWeights, LORA_TARGETS, type LoraTarget } from '@llara/llama';
 import { readAdapterFolder } from '@llara/llama/node';
 import { NonFiniteError, parseScheduleKind, warmupStepsFromRatio } from '@llara/trainer';
-import { openRunFolder, readPretrainData, runPretrain } from '@llara/trainer/node';
+import { readPretrainData, runPretrain } from '@llara/trainer/node';
 import type { Command } from 'commander';
 import { Interrupted, trainingError, UserError } from '../errors.ts';
 import { checkMaxLen } from '../max-len.ts';
 import { loadModel } from '../model-loader.ts';
-import { prepareOutputDir, prepareOutputFile } from '../output-paths.ts';
 import { printProfile, progress } from '../progress.ts';
+import { checkTrainingOutputs } from '../training-outputs.ts';
 import { floatFlag, fractionFlag, intFlag } from './options.ts';
 
 export interface PretrainFlags {
@@ -198,20 +198,4 @@ export async function pretrainCommand(f: PretrainFlags): Promise<void> {
   } finally {
     loaded.close();
   }
-}
-
-/**
- * The output folder and `--log` of a training command, checked before the model loads: a folder that
- * holds another run is refused (unless --resume or --overwrite), and both must be writable.
- */
-export async function checkTrainingOutputs(
-  kind: 'pretrain' | 'finetune',
-  f: { out: string; log?: string; resume?: boolean; overwrite?: boolean },
-): Promise<void> {
-  if (f.resume && f.overwrite)
-    throw new UserError('--resume continues the run in --out and --overwrite replaces it; pass one of them.');
-  await prepareOutputDir(f.out, '--out');
-  if (f.log) await prepareOutputFile(f.log, '--log');
-  // Refuses a taken folder; with --overwrite the trainer clears it later, once every input is checked.
-  await openRunFolder(f.out, { kind, mode: f.resume || f.overwrite ? 'resume' : 'fresh', log: f.log });
 }
