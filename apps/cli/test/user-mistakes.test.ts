@@ -165,6 +165,24 @@ describe('output locations', () => {
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toEqual({ out: join(dir, 'h.npy'), shape: [1, 3, 64], dtype: 'float32' });
   });
+
+  it('warns when token ids run past the positions the model was trained on', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'long.json'), JSON.stringify([[1, ...new Array(519).fill(403)]]));
+    const r = await run([
+      'hidden',
+      '--model',
+      STORIES,
+      '--ids',
+      join(dir, 'long.json'),
+      '--out',
+      join(dir, 'h.npy'),
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(
+      /note: a sequence of length 520 is beyond the 512 positions the model was trained on; RoPE extrapolates/,
+    );
+  });
 });
 
 describe('input files', () => {
