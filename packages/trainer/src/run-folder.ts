@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 
 export type TrainingKind = 'pretrain' | 'finetune';
 
@@ -75,7 +75,8 @@ export async function openRunFolder(out: string, o: OpenRunOptions): Promise<{ o
 }
 
 function isInside(file: string, dir: string): boolean {
-  return file.startsWith(`${dir.replace(/\/+$/, '')}/`);
+  const rel = relative(resolve(dir), resolve(file));
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 /** A new run id (saved as `run` in each checkpoint's trainer_state.json). */
