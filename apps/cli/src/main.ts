@@ -15,12 +15,11 @@ import { registerIndexBuild } from './commands/index-build.ts';
 import { registerModelInfo } from './commands/model-info.ts';
 import { registerPretrain } from './commands/pretrain.ts';
 import { registerSearch } from './commands/search.ts';
-import { UserError } from './errors.ts';
+import { Interrupted, UserError } from './errors.ts';
 
 export function buildProgram(): Command {
   const program = new Command('llara')
     .description('LLaRA on WebGPU: turn a LLaMA model into a dense retriever, embed, index and search.')
-    .showHelpAfterError()
     .exitOverride();
   registerDoctor(program);
   registerModelInfo(program);
@@ -33,7 +32,14 @@ export function buildProgram(): Command {
   registerEmbed(program);
   registerIndexBuild(program);
   registerSearch(program);
+  pointToHelp(program, 'llara');
   return program;
+}
+
+/** A usage error prints its sentence and where the help is, not the whole help text. */
+function pointToHelp(command: Command, path: string): void {
+  command.showHelpAfterError(`(see \`${path} --help\`)`);
+  for (const sub of command.commands) pointToHelp(sub, `${path} ${sub.name()}`);
 }
 
 function isUserError(e: unknown): e is Error {
@@ -50,6 +56,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
+    if (e instanceof Interrupted) {
+      console.error(`llara: ${e.message}`);
+      return e.exitCode;
+    }
     if (isUserError(e)) {
       console.error(`llara: ${e.message}`);
       return 1;

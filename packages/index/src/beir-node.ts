@@ -1,8 +1,6 @@
 /** Node loader for a BEIR folder; streams line by line so large corpora never become one string. */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import {
   type BeirDataset,
   type BeirDoc,
@@ -14,25 +12,19 @@ import {
   type Qrels,
   UniqueIdList,
 } from './beir.ts';
+import { readUtf8Lines } from './text-lines.ts';
 
 async function requireFile(path: string, what: string): Promise<void> {
   const info = await stat(path).catch(() => null);
   if (!info?.isFile()) throw new Error(`${what} ${path} does not exist or is not a file.`);
 }
 
-/** Calls `fn(line, lineNumber)` for each non-blank line of a UTF-8 file (LF or CRLF). */
+/**
+ * Calls `fn(line, lineNumber)` for each non-blank line of a UTF-8 file (LF or CRLF; a BOM is dropped,
+ * a byte that is not UTF-8 is an error naming the line).
+ */
 export async function forEachFileLine(path: string, fn: (line: string, n: number) => void): Promise<void> {
-  const input = createReadStream(path, 'utf8');
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  let n = 0;
-  try {
-    for await (const line of lines) {
-      n++;
-      if (line.trim() !== '') fn(line, n);
-    }
-  } finally {
-    input.destroy();
-  }
+  for await (const { text, line } of readUtf8Lines(path)) if (text.trim() !== '') fn(text, line);
 }
 
 /** Reads a `corpus.jsonl` file. */

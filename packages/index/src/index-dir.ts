@@ -10,7 +10,7 @@
  * leaves the previous index (or nothing), never a half-written one. Loading checks sizes and sha256 sums.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileSynced } from './atomic-write.ts';
 import type { FlatIndex } from './flat-index.ts';
@@ -73,6 +73,11 @@ async function writeEntry(dir: string, path: string, bytes: Uint8Array): Promise
 /** Moves `tmp` to `dir`, replacing an earlier saved index there (restored if the swap fails). */
 async function swapInto(tmp: string, dir: string): Promise<void> {
   if (!(await exists(dir))) return rename(tmp, dir);
+  // An empty folder (made ahead by the user) is no index to keep: take its place.
+  if ((await readdir(dir)).length === 0) {
+    await rmdir(dir);
+    return rename(tmp, dir);
+  }
   if (!(await exists(join(dir, 'index.json')))) {
     throw new Error(`Refusing to replace ${dir}: it exists and is not a saved index (it has no index.json).`);
   }
@@ -129,18 +134,39 @@ async function writeIndexFiles(tmp: string, index: FlatIndex | IvfIndex): Promis
   };
 }
 
+export interface SaveIndexOptions {
+  /**
+   * Other files to keep beside the index (e.g. the passages' texts), written into the same temporary
+   * directory so they are swapped in together with it: a reader never sees a new index with old extras.
+   */
+  extraFiles?: Record<string, string | Uint8Array>;
+}
+
 /**
  * Saves an index (flat or IVF) as a directory (see the file comment), replacing an earlier saved index
- * at `dir`.
- * @example await saveIndex('out/cranfield-index', index);
+ * at `dir` (all of it: files of the old directory that `extraFiles` does not name are gone).
+ * @example await saveIndex('out/cranfield-index', index, { extraFiles: { 'texts.jsonl': texts } });
  */
-export async function saveIndex(dir: string, index: FlatIndex | IvfIndex): Promise<IndexHeader> {
+export async function saveIndex(
+  dir: string,
+  index: FlatIndex | IvfIndex,
+  options: SaveIndexOptions = {},
+): Promise<IndexHeader> {
   checkLittleEndian();
   await mkdir(dirname(dir), { recursive: true });
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
   try {
     const header = await writeIndexFiles(tmp, index);
+    for (const [name, data] of Object.entries(options.extraFiles ?? {})) {
+      if (
+        name.includes('/') ||
+        name === 'index.json' ||
+        Object.values(header.files).some((f) => f.path === name)
+      )
+        throw new Error(`The extra index file name "${name}" is taken or not a plain file name.`);
+      await writeFileSynced(join(tmp, name), data);
+    }
     await writeFileSynced(join(tmp, 'index.json'), `${JSON.stringify(header, null, 2)}\n`);
     await swapInto(tmp, dir);
     return header;

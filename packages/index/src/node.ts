@@ -5,6 +5,7 @@ export {
   INDEX_VERSION,
   type IndexFileEntry,
   type IndexHeader,
+  type SaveIndexOptions,
   saveIndex,
 } from './index-dir.ts';
 export { loadIndex, parseIndexHeader } from './index-dir-load.ts';
@@ -25,4 +26,5 @@ export {
   ShardWriter,
   type ShardWriterOptions,
 } from './shards.ts';
+export { decodeUtf8, readUtf8Lines } from './text-lines.ts';
 export { evalRunFiles, readTextFile, writeTrecRun } from './trec-node.ts';

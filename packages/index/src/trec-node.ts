@@ -2,18 +2,21 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.ts';
 import type { Evaluation, Run } from './metrics.ts';
+import { decodeUtf8 } from './text-lines.ts';
 import { type EvalRunOptions, evalRun, formatTrecRun, type TrecRunFormat } from './trec.ts';
 
-/** Reads a UTF-8 text file, turning a missing file into one sentence naming it. */
+/** Reads a UTF-8 text file (BOM dropped), turning a missing file or a non-UTF-8 byte into one sentence naming it. */
 export async function readTextFile(path: string, what: string): Promise<string> {
+  let bytes: Uint8Array;
   try {
-    return await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`${what} ${path} does not exist.`);
     if (code === 'EISDIR') throw new Error(`${what} ${path} is a directory, not a file.`);
     throw new Error(`${what} ${path} cannot be read (${code ?? (e as Error).message}).`);
   }
+  return decodeUtf8(bytes, path);
 }
 
 /**

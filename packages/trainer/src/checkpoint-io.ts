@@ -250,8 +250,23 @@ export interface LoadedCheckpoint {
   files: string[];
 }
 
-/** Reads a checkpoint written by `writeCheckpoint`; one-sentence errors name the file and the problem. */
+/** A checkpoint that cannot be read (missing, incomplete, truncated, corrupt): the user's file to fix. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+  /** Read by the CLI: printed as one sentence with exit code 1. */
+  readonly userFacing = true;
+}
+
+/** Reads a checkpoint written by `writeCheckpoint`; one-sentence errors (`CheckpointError`) name the file and the problem. */
 export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  try {
+    return await readCheckpointUnchecked(dir);
+  } catch (e) {
+    throw e instanceof CheckpointError ? e : new CheckpointError((e as Error).message);
+  }
+}
+
+async function readCheckpointUnchecked(dir: string): Promise<LoadedCheckpoint> {
   const where = await resolveCheckpointDir(dir);
   if (!where) throw new Error(`Checkpoint directory ${dir} does not exist.`);
   const statePath = join(where, TRAINER_STATE_FILE);
@@ -322,9 +337,26 @@ export async function latestCheckpoint(outDir: string): Promise<string | null> {
   return all.length > 0 ? all[all.length - 1].dir : null;
 }
 
-/** Removes all but the newest `keep` checkpoints; returns the removed directories. */
-export async function pruneCheckpoints(outDir: string, keep: number): Promise<string[]> {
-  const all = await listCheckpoints(outDir);
+/** The `run` id saved in a checkpoint's state, or undefined (none saved, or unreadable). */
+async function runOf(dir: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(join(dir, TRAINER_STATE_FILE), 'utf8'))?.run;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes all but the newest `keep` checkpoints; returns the removed directories. With `run`, only
+ * checkpoints whose state names that run count (and are removed): another run's are never touched.
+ */
+export async function pruneCheckpoints(outDir: string, keep: number, run?: string): Promise<string[]> {
+  let all = await listCheckpoints(outDir);
+  if (run !== undefined) {
+    const mine: { step: number; dir: string }[] = [];
+    for (const c of all) if ((await runOf(c.dir)) === run) mine.push(c);
+    all = mine;
+  }
   const remove = all.slice(0, Math.max(0, all.length - Math.max(1, keep)));
   for (const c of remove) await rm(c.dir, { recursive: true, force: true });
   return remove.map((c) => c.dir);

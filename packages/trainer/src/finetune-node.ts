@@ -14,7 +14,7 @@
  * r.adapterDir; // 'runs/ft/adapter'
  * ```
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
@@ -32,6 +32,7 @@ import {
 } from '@llara/llama';
 import { folderFiles, openModelFolder, readAdapterFolder, writeAdapterFolder } from '@llara/llama/node';
 import {
+  CheckpointError,
   checkpointDirName,
   latestCheckpoint,
   pruneCheckpoints,
@@ -44,7 +45,9 @@ import { passageLayout, queryLayout } from './layout.ts';
 import { formatMetricsLine, type MetricsLine, parseMetricsLog } from './metrics-log.ts';
 import { lossCurve } from './pretrain-node.ts';
 import { getRecipe, type Recipe, specialTokensToAppend } from './recipes.ts';
+import { checkResumeKind, checkResumeLora, newRunId, openRunFolder } from './run-folder.ts';
 import { parseScheduleKind, type ScheduleKind, warmupStepsFromRatio } from './schedule.ts';
+import { readUtf8File, TextFileError } from './text-file.ts';
 
 /** A problem with the run's inputs (data, model, adapter, settings, checkpoint) that the user can fix. */
 export class FinetuneInputError extends Error {
@@ -91,6 +94,8 @@ export interface FinetuneRunOptions {
   /** Metrics JSONL (default OUT/metrics.jsonl). */
   log?: string;
   resume?: boolean;
+  /** Remove the run outputs already in `out` (checkpoints, adapter, metrics) instead of refusing them. */
+  overwrite?: boolean;
   seed?: number;
   /** Use this device instead of opening one (it is left open). */
   gpu?: Gpu;
@@ -108,6 +113,8 @@ export interface FinetuneStartInfo {
   startStep: number;
   resumedFrom: string | null;
   device: string;
+  /** Settings the data cannot honour as asked (a step larger than the data, groups that repeat negatives). */
+  notes: string[];
   settings: Omit<FinetuneConfig, 'recipe' | 'adamw' | 'schedule'> & { recipe: string };
 }
 
@@ -125,8 +132,9 @@ export interface FinetuneRunResult {
 export async function readFinetuneData(file: string, groupSize = 1): Promise<FinetuneRow[]> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch {
+    text = await readUtf8File(file);
+  } catch (e) {
+    if (e instanceof TextFileError) throw new FinetuneInputError(e.message);
     throw new FinetuneInputError(`The data file ${file} cannot be read (does it exist?).`);
   }
   let rows: FinetuneRow[];
@@ -233,6 +241,13 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<FinetuneRunRes
   if (!(settings.tau > 0))
     throw new FinetuneInputError(`The temperature must be positive, got ${settings.tau}.`);
   const rows = await readFinetuneData(o.data, settings.groupSize);
+  // A taken folder fails in a second, before the model loads; --overwrite clears it only later, once
+  // every input has been checked.
+  await openRunFolder(o.out, {
+    kind: 'finetune',
+    mode: o.resume || o.overwrite ? 'resume' : 'fresh',
+    log: o.log,
+  });
 
   const loaded = await loadForTraining(o, recipe);
   const { model, config, tokenizer } = loaded;
@@ -250,18 +265,29 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<FinetuneRunRes
     } catch (e) {
       throw asInput(e);
     }
-    await mkdir(o.out, { recursive: true });
+    if (o.overwrite && !o.resume)
+      await openRunFolder(o.out, { kind: 'finetune', mode: 'overwrite', log: o.log });
     const logFile = o.log ?? join(o.out, 'metrics.jsonl');
     const last = o.resume ? await latestCheckpoint(o.out) : null;
-    const restored = last ? await readCheckpoint(last).catch((e) => Promise.reject(asInput(e))) : null;
+    const restored = last ? await readCheckpoint(last) : null;
+    if (restored) checkResumeKind(restored.dir, restored.state, 'finetune');
     let adapter: LoraWeights;
     try {
-      if (restored) adapter = await readAdapter(folderFiles(restored.dir), config);
-      else if (o.adapter) adapter = await readAdapterFolder(o.adapter, config);
-      else adapter = initLoraWeights(freshLoraConfig(recipe, o, loaded.location), config, settings.seed);
+      // The starting adapter is made (or read) on a resume too: its LoRA settings must match the checkpoint's.
+      const initial = o.adapter
+        ? await readAdapterFolder(o.adapter, config)
+        : initLoraWeights(freshLoraConfig(recipe, o, loaded.location), config, settings.seed);
+      adapter = initial;
+      if (restored) {
+        adapter = await readAdapter(folderFiles(restored.dir), config).catch((e: Error) => {
+          throw new CheckpointError(e.message);
+        });
+        checkResumeLora(restored.dir, adapter.config, initial.config);
+      }
     } catch (e) {
-      throw asInput(e);
+      throw e instanceof Error && 'userFacing' in e ? e : asInput(e);
     }
+    const runId = typeof restored?.state.run === 'string' ? restored.state.run : newRunId();
     model.lora?.destroy();
     model.lora = LoraGpu.upload(loaded.gpu, model.shape, adapter);
 
@@ -349,6 +375,7 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<FinetuneRunRes
         startStep: trainer.step,
         resumedFrom: restored?.dir ?? null,
         device: loaded.gpu.caps.adapter.device || loaded.gpu.caps.adapter.description,
+        notes: dataNotes(rows, settings, o.data, config.maxPositionEmbeddings),
         settings,
       });
 
@@ -363,11 +390,18 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<FinetuneRunRes
           optimizer[`v.${p.name}`] = { shape: [...p.param.shape], data: state.v[i] };
         });
         await writeCheckpoint(join(o.out, checkpointDirName(state.step)), {
-          state: { step: state.step, data: state.data, seed: settings.seed, config: runConfig },
+          state: {
+            step: state.step,
+            data: state.data,
+            seed: settings.seed,
+            config: runConfig,
+            kind: 'finetune',
+            run: runId,
+          },
           optimizer,
           files: { 'adapter_config.json': configJson, 'adapter_model.safetensors': safetensors },
         });
-        await pruneCheckpoints(o.out, o.keepCheckpoints ?? 2);
+        await pruneCheckpoints(o.out, o.keepCheckpoints ?? 2, runId);
       };
 
       const saveEvery = o.saveEvery ?? 0;
@@ -400,6 +434,32 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<FinetuneRunRes
   } finally {
     loaded.close();
   }
+}
+
+/** What the user would not expect from these settings on this data (said, not refused). */
+function dataNotes(
+  rows: FinetuneRow[],
+  s: { batch: number; gradAccum: number; groupSize: number; queryMaxLen: number; passageMaxLen: number },
+  file: string,
+  positions: number,
+): string[] {
+  const notes: string[] = [];
+  const longest = Math.max(s.queryMaxLen, s.passageMaxLen);
+  if (positions > 0 && longest > positions)
+    notes.push(
+      `a max length of ${longest} is beyond the ${positions} positions the model was trained on; RoPE extrapolates past them and quality usually drops`,
+    );
+  const perStep = s.batch * s.gradAccum;
+  if (perStep > rows.length)
+    notes.push(
+      `each step takes ${perStep} queries but ${file} has ${rows.length} rows, so a step repeats rows`,
+    );
+  const short = rows.filter((r) => r.neg.length < s.groupSize - 1);
+  if (short.length > 0)
+    notes.push(
+      `a group of ${s.groupSize} needs ${s.groupSize - 1} negatives per query, and ${short.length} of the ${rows.length} rows have fewer (as few as ${Math.min(...short.map((r) => r.neg.length))}), so their negatives repeat within a group`,
+    );
+  return notes;
 }
 
 function freshLoraConfig(recipe: Recipe, o: FinetuneRunOptions, baseModel: string): LoraConfig {

@@ -1,5 +1,6 @@
 export {
   type CheckpointContent,
+  CheckpointError,
   type CheckpointFaults,
   checkpointDirName,
   decodeFloatSafetensors,
@@ -24,3 +25,14 @@ export {
   runFinetune,
 } from './finetune-node.ts';
 export { lossCurve, type PretrainRunOptions, readPretrainData, runPretrain } from './pretrain-node.ts';
+export {
+  checkpointKind,
+  checkResumeKind,
+  checkResumeLora,
+  isRunOutput,
+  newRunId,
+  type OpenRunOptions,
+  openRunFolder,
+  RunFolderError,
+  type TrainingKind,
+} from './run-folder.ts';

@@ -9,7 +9,7 @@
  * await runPretrain(model, tokenizer, rows, { out: 'runs/a', steps: 100, ... });
  * ```
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type LlamaConfig,
@@ -21,6 +21,7 @@ import {
 } from '@llara/llama';
 import { folderFiles, writeAdapterFolder } from '@llara/llama/node';
 import {
+  CheckpointError,
   checkpointDirName,
   latestCheckpoint,
   pruneCheckpoints,
@@ -32,6 +33,8 @@ import type { PretrainRow, TokenizerLike } from './layout.ts';
 import { lineChartSvg } from './loss-curve-svg.ts';
 import { formatMetricsLine, type MetricsLine, parseMetricsLog } from './metrics-log.ts';
 import { type PretrainConfig, Pretrainer } from './pretrainer.ts';
+import { checkResumeKind, checkResumeLora, newRunId, openRunFolder, RunFolderError } from './run-folder.ts';
+import { readUtf8File, TextFileError } from './text-file.ts';
 
 export interface PretrainRunOptions extends PretrainConfig {
   out: string;
@@ -41,6 +44,8 @@ export interface PretrainRunOptions extends PretrainConfig {
   /** Checkpoints kept on disk (newest). */
   keepCheckpoints?: number;
   resume: boolean;
+  /** Remove the run outputs already in `out` (checkpoints, adapter, metrics) instead of refusing them. */
+  overwrite?: boolean;
   onStep?: (m: MetricsLine & { grad_norm: number }) => void;
   shouldStop?: () => boolean;
 }
@@ -49,8 +54,9 @@ export interface PretrainRunOptions extends PretrainConfig {
 export async function readPretrainData(file: string, chunkWords = 128): Promise<PretrainRow[]> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch {
+    text = await readUtf8File(file);
+  } catch (e) {
+    if (e instanceof TextFileError) throw new Error(e.message);
     throw new Error(`The data file ${file} cannot be read (does it exist?).`);
   }
   if (/\.jsonl?$/i.test(file)) return parsePretrainJsonl(text, file);
@@ -73,7 +79,11 @@ export async function runPretrain(
   initial: LoraWeights,
   o: PretrainRunOptions,
 ): Promise<{ adapterDir: string; lines: MetricsLine[]; stoppedEarly: boolean }> {
-  await mkdir(o.out, { recursive: true });
+  await openRunFolder(o.out, {
+    kind: 'pretrain',
+    mode: o.resume ? 'resume' : o.overwrite ? 'overwrite' : 'fresh',
+    log: o.log,
+  });
   const logFile = o.log ?? join(o.out, 'metrics.jsonl');
   const runConfig = {
     recipe: o.recipe.name,
@@ -90,7 +100,15 @@ export async function runPretrain(
   };
   const last = o.resume ? await latestCheckpoint(o.out) : null;
   const restored = last ? await readCheckpoint(last) : null;
-  const adapter = restored ? await readAdapterDir(restored.dir, config) : initial;
+  if (restored) checkResumeKind(restored.dir, restored.state, 'pretrain');
+  const adapter = restored
+    ? await readAdapterDir(restored.dir, config).catch((e: Error) => {
+        throw new CheckpointError(e.message);
+      })
+    : initial;
+  if (restored) checkResumeLora(restored.dir, adapter.config, initial.config);
+  // Rotation deletes only checkpoints that carry this id; a resume continues the checkpoint's run.
+  const runId = typeof restored?.state.run === 'string' ? restored.state.run : newRunId();
   model.lora?.destroy();
   model.lora = LoraGpu.upload(model.gpu, model.shape, adapter);
   const trainer = new Pretrainer(model, tokenizer, rows, o);
@@ -99,7 +117,7 @@ export async function runPretrain(
     const saved = restored.state.config as Record<string, unknown>;
     for (const key of ['recipe', 'batch', 'gradAccum', 'seed', 'rows', 'maxLen']) {
       if (JSON.stringify(saved[key]) !== JSON.stringify((runConfig as Record<string, unknown>)[key])) {
-        throw new Error(
+        throw new RunFolderError(
           `Cannot resume from ${restored.dir}: it was trained with ${key} = ${JSON.stringify(saved[key])}, not ${JSON.stringify((runConfig as Record<string, unknown>)[key])}.`,
         );
       }
@@ -108,7 +126,7 @@ export async function runPretrain(
     const moments = (k: 'm' | 'v') =>
       params.map((p) => {
         const a = restored.optimizer?.[`${k}.${p.name}`];
-        if (!a) throw new Error(`Checkpoint ${restored.dir} lacks optimizer state ${k}.${p.name}.`);
+        if (!a) throw new CheckpointError(`Checkpoint ${restored.dir} lacks optimizer state ${k}.${p.name}.`);
         return a.data;
       });
     trainer.restoreState({
@@ -138,11 +156,18 @@ export async function runPretrain(
       optimizer[`v.${p.name}`] = { shape: [...p.param.shape], data: state.v[i] };
     });
     await writeCheckpoint(join(o.out, checkpointDirName(state.step)), {
-      state: { step: state.step, data: state.data, seed: o.seed, config: runConfig },
+      state: {
+        step: state.step,
+        data: state.data,
+        seed: o.seed,
+        config: runConfig,
+        kind: 'pretrain',
+        run: runId,
+      },
       optimizer,
       files: { 'adapter_config.json': configJson, 'adapter_model.safetensors': safetensors },
     });
-    await pruneCheckpoints(o.out, o.keepCheckpoints ?? 2);
+    await pruneCheckpoints(o.out, o.keepCheckpoints ?? 2, runId);
   };
 
   let stoppedEarly = false;

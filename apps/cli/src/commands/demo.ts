@@ -146,6 +146,8 @@ export async function demo(f: DemoFlags): Promise<void> {
       out,
       saveEvery: Math.max(50, Math.ceil(f.steps / 4)),
       resume: false,
+      // The demo's folder is its own: a rerun replaces the previous demo's training outputs.
+      overwrite: true,
       onStep: (m) =>
         bar.update(m.step + 1, {
           loss: m.loss.toFixed(3),

@@ -5,15 +5,23 @@
  * `--shard i/n` takes rows whose index % n == i, so n machines split one corpus and each writes its own
  * directory; `llara index build` reads them all.
  */
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { MANIFEST_FILE, readManifest, ShardWriter, writeFileAtomic, writeNpy } from '@llara/index/node';
+import { createHash } from 'node:crypto';
+import { appendFile, readFile, rm, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import {
+  MANIFEST_FILE,
+  readManifest,
+  readUtf8Lines,
+  ShardWriter,
+  writeFileAtomic,
+  writeNpy,
+} from '@llara/index/node';
 import { Embedder, type Passage, type Role } from '@llara/trainer';
 import { type Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../errors.ts';
+import { checkMaxLen } from '../max-len.ts';
 import { type LoadedModel, loadModel } from '../model-loader.ts';
+import { prepareOutputDir, prepareOutputFile, samePath } from '../output-paths.ts';
 import { progress } from '../progress.ts';
 import { intFlag } from './options.ts';
 
@@ -26,6 +34,8 @@ export interface CorpusRow {
   index: number;
   /** 1-based line number in the file. */
   line: number;
+  /** True when the row has no id and `id` is its line number. */
+  idFromLine?: boolean;
 }
 
 /** Parses one JSONL line of a corpus; a bad line is one sentence naming the file and line. */
@@ -48,6 +58,7 @@ export function parseCorpusLine(text: string, file: string, line: number, index:
   const id = rawId === undefined ? String(line) : String(rawId);
   if (id.length === 0) throw new UserError(`${file} line ${line} has an empty id.`);
   const row: CorpusRow = { id, text: o.text, index, line };
+  if (rawId === undefined) row.idFromLine = true;
   if (typeof o.title === 'string') row.title = o.title;
   return row;
 }
@@ -58,22 +69,47 @@ async function requireFile(file: string, what: string): Promise<void> {
   if (!st.isFile()) throw new UserError(`The ${what} ${file} is not a file.`);
 }
 
-/** The rows of a JSONL corpus, streamed (blank lines skipped). */
+/** The rows of a JSONL corpus, streamed (blank lines skipped, a BOM dropped, non-UTF-8 bytes refused by line). */
 export async function* readCorpusRows(file: string): AsyncGenerator<CorpusRow> {
   await requireFile(file, 'input file');
-  const input = createReadStream(file, 'utf8');
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  let line = 0;
   let index = 0;
-  try {
-    for await (const text of lines) {
-      line++;
-      if (text.trim() === '') continue;
-      yield parseCorpusLine(text, file, line, index++);
+  const lines = readUtf8Lines(file);
+  for (;;) {
+    let next: IteratorResult<{ text: string; line: number }>;
+    try {
+      next = await lines.next();
+    } catch (e) {
+      throw new UserError((e as Error).message);
     }
-  } finally {
-    input.destroy();
+    if (next.done) return;
+    const { text, line } = next.value;
+    if (text.trim() === '') continue;
+    yield parseCorpusLine(text, file, line, index++);
   }
+}
+
+/**
+ * Refuses a repeated id in one sentence; a row without an id takes its line number, which can collide
+ * with a row whose id is that number, so the message says which of the two came from a position.
+ */
+export function idChecker(file: string): (row: CorpusRow) => void {
+  const seen = new Map<string, CorpusRow>();
+  return (row) => {
+    const first = seen.get(row.id);
+    if (first === undefined) {
+      seen.set(row.id, { ...row, text: '', title: undefined });
+      return;
+    }
+    if (row.idFromLine)
+      throw new UserError(
+        `${file} line ${row.line} has no id, so it gets its line number "${row.id}", which line ${first.line} already uses as its id.`,
+      );
+    if (first.idFromLine)
+      throw new UserError(
+        `${file} line ${row.line} repeats the id "${row.id}" given to line ${first.line} by its position.`,
+      );
+    throw new UserError(`${file} line ${row.line} repeats the id "${row.id}" of line ${first.line}.`);
+  };
 }
 
 /** `--shard i/n`. */
@@ -116,6 +152,29 @@ interface RunInfo {
 }
 
 const RUN_FILE = 'run.json';
+/** `[id, hash of the row's title and text]` per line, for every row embedded into the directory. */
+const INPUTS_FILE = 'inputs.jsonl';
+
+/** What an embedding depends on in a row (its id is the key, its line may move). */
+function inputHash(row: CorpusRow): string {
+  return createHash('sha256')
+    .update(JSON.stringify([row.title ?? null, row.text]))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** The hashes of rows embedded so far (the last line wins; a torn last line from a crash is skipped). */
+async function readInputHashes(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const text = await readFile(join(dir, INPUTS_FILE), 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    try {
+      const [id, hash] = JSON.parse(line) as [unknown, unknown];
+      if (typeof id === 'string' && typeof hash === 'string') out.set(id, hash);
+    } catch {}
+  }
+  return out;
+}
 
 const FLAG_OF: Record<string, string> = {
   model: '--model',
@@ -192,9 +251,12 @@ export function registerEmbed(program: Command): void {
       if (f.role !== 'query' && f.role !== 'passage')
         throw new UserError(`--role must be query or passage, got "${f.role}".`);
       await requireFile(f.in, 'input file');
+      const toNpy = /\.npy$/i.test(f.out);
+      await checkEmbedOut(f, toNpy);
       const loaded = await loadModel({ model: f.model, adapter: f.adapter, recipe: f.recipe });
       try {
-        if (f.out.endsWith('.npy')) await embedToNpy(loaded, f, f.role);
+        checkMaxLen(loaded, f.maxLen, [f.role]);
+        if (toNpy) await embedToNpy(loaded, f, f.role);
         else await embedToShards(loaded, f, f.role);
       } finally {
         loaded.close();
@@ -202,18 +264,39 @@ export function registerEmbed(program: Command): void {
     });
 }
 
+/** Names that look like a file, which a shard directory would be surprising under. */
+const FILE_LIKE = /\.(txt|json|jsonl|csv|tsv|npz|bin|safetensors|pt|pkl|parquet|h5|fvecs|md)$/i;
+
+/** The output of `embed`, checked before the model loads: its kind, writable, and not the input. */
+async function checkEmbedOut(f: EmbedFlags, toNpy: boolean): Promise<void> {
+  if (await samePath(f.in, f.out))
+    throw new UserError(`--out ${f.out} is the input file --in; choose another path.`);
+  if (toNpy) {
+    await prepareOutputFile(f.out, '--out');
+    await prepareOutputFile(idsFileOf(f.out), '--out');
+    return;
+  }
+  const st = await stat(f.out).catch(() => null);
+  if (st && !st.isDirectory())
+    throw new UserError(`--out ${f.out} is a file; give a directory for shards or a path ending in .npy.`);
+  if (!st && FILE_LIKE.test(basename(f.out)))
+    throw new UserError(
+      `--out ${f.out} looks like a file name, but embed writes a .npy file or a directory of shards; end it in .npy, or drop the extension for a directory.`,
+    );
+  await prepareOutputDir(f.out, '--out');
+}
+
+const idsFileOf = (npy: string) => `${npy.slice(0, -'.npy'.length)}.ids.json`;
+
 const selected = (row: CorpusRow, shard?: { i: number; n: number }) =>
   !shard || row.index % shard.n === shard.i;
 
 async function embedToNpy(loaded: LoadedModel, f: EmbedFlags, role: Role): Promise<void> {
   const rows: CorpusRow[] = [];
-  const seen = new Map<string, number>();
+  const checkId = idChecker(f.in);
   for await (const row of readCorpusRows(f.in)) {
     if (!selected(row, f.shard)) continue;
-    const first = seen.get(row.id);
-    if (first !== undefined)
-      throw new UserError(`${f.in} line ${row.line} repeats the id "${row.id}" of line ${first}.`);
-    seen.set(row.id, row.line);
+    checkId(row);
     rows.push(row);
   }
   if (rows.length === 0)
@@ -226,7 +309,7 @@ async function embedToNpy(loaded: LoadedModel, f: EmbedFlags, role: Role): Promi
     (p) => bar.update(p.done),
   );
   bar.stop();
-  const idsFile = `${f.out.slice(0, -'.npy'.length)}.ids.json`;
+  const idsFile = idsFileOf(f.out);
   await writeNpy(f.out, { dtype: 'f4', shape: [rows.length, embedder.dim], data: vectors });
   await writeFileAtomic(idsFile, JSON.stringify(rows.map((r) => r.id)));
   console.log(JSON.stringify({ out: f.out, ids: idsFile, rows: rows.length, dims: embedder.dim }));
@@ -248,11 +331,27 @@ async function embedToShards(loaded: LoadedModel, f: EmbedFlags, role: Role): Pr
   const fail = (e: unknown): never => {
     throw new UserError((e as Error).message);
   };
-  const st = await stat(f.out).catch(() => null);
-  if (st && !st.isDirectory())
-    throw new UserError(`--out ${f.out} is a file; give a directory for shards or a path ending in .npy.`);
+  if (f.resume) await checkRunInfo(f.out, info);
+  else await rm(join(f.out, INPUTS_FILE), { force: true });
+  const embedded = f.resume ? await readInputHashes(f.out) : new Map<string, string>();
+
+  // First pass, before anything is written: every line is checked (a bad line fails now, not hours in),
+  // rows embedded earlier must still have the text they were embedded from, and the work is counted.
+  const ids: string[] = [];
+  const checkId = idChecker(f.in);
+  for await (const row of readCorpusRows(f.in)) {
+    if (!selected(row, f.shard)) continue;
+    checkId(row);
+    const before = embedded.get(row.id);
+    if (before !== undefined && before !== inputHash(row))
+      throw new UserError(
+        `${f.in} line ${row.line} (id "${row.id}") is not the text that ${f.out} embedded for that id; pass --no-resume to embed everything again, or choose another --out.`,
+      );
+    ids.push(row.id);
+  }
+  const total = ids.length;
+
   if (f.resume) {
-    await checkRunInfo(f.out, info);
     // A finished directory is reopened so that rows a grown corpus gained are added after its shards.
     const old = await readManifest(f.out).catch(() => null);
     if (old?.complete)
@@ -265,21 +364,8 @@ async function embedToShards(loaded: LoadedModel, f: EmbedFlags, role: Role): Pr
     fail,
   );
   await writeFileAtomic(join(f.out, RUN_FILE), `${JSON.stringify(info, null, 2)}\n`);
-
-  // First pass: every line is checked (a bad line fails now, not hours in) and the work is counted.
-  let total = 0;
-  let skipped = 0;
-  const seen = new Map<string, number>();
-  for await (const row of readCorpusRows(f.in)) {
-    if (!selected(row, f.shard)) continue;
-    const first = seen.get(row.id);
-    if (first !== undefined)
-      throw new UserError(`${f.in} line ${row.line} repeats the id "${row.id}" of line ${first}.`);
-    seen.set(row.id, row.line);
-    total++;
-    if (writer.has(row.id)) skipped++;
-  }
-  seen.clear();
+  const skipped = ids.filter((id) => writer.has(id)).length;
+  ids.length = 0;
   if (skipped > 0)
     process.stderr.write(`resuming ${f.out}: ${skipped} of ${total} rows are already embedded and skipped\n`);
 
@@ -302,6 +388,11 @@ async function embedToShards(loaded: LoadedModel, f: EmbedFlags, role: Role): Pr
         chunk.map((r) => item(r, role)),
         role,
         (p) => bar.update(done + p.done),
+      );
+      // Hashes go first: a crash before the shard leaves hashes of rows that are simply embedded again.
+      await appendFile(
+        join(f.out, INPUTS_FILE),
+        chunk.map((r) => `${JSON.stringify([r.id, inputHash(r)])}\n`).join(''),
       );
       await writer.add(
         chunk.map((r) => r.id),

@@ -4,7 +4,7 @@
  * sharded like transformers, re-read and checked before the command reports success.
  */
 import { readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { AddedTokenSpec, LoraWeights, OpenedModel } from '@llara/llama';
 import {
   ADAPTER_WEIGHTS_FILE,
@@ -25,6 +25,7 @@ import { flagSpecialIds, type Recipe } from '@llara/trainer';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../errors.ts';
 import { openModelOrFail, recipeOrFail } from '../model-loader.ts';
+import { prepareOutputDir } from '../output-paths.ts';
 import { defaultModelDir } from '../paths.ts';
 import { progress } from '../progress.ts';
 
@@ -51,9 +52,11 @@ export function tokensToAdd(
 
 async function requireEmptyOut(out: string): Promise<void> {
   const st = await stat(out).catch(() => null);
-  if (!st) return;
+  // Writable checked before the model is read: a read-only target fails in one sentence, up front.
+  if (!st) return prepareOutputDir(dirname(resolve(out)), '--out');
   if (!st.isDirectory() || (await readdir(out)).length > 0)
     throw new UserError(`--out ${out} already exists and is not an empty folder; choose a new one.`);
+  await prepareOutputDir(out, '--out');
 }
 
 function parseDType(v: string): ExportDType {

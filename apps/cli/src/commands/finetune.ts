@@ -7,10 +7,11 @@ import { LORA_TARGETS, type LoraTarget } from '@llara/llama';
 import { getRecipe, NonFiniteError, SCHEDULE_KINDS } from '@llara/trainer';
 import { FinetuneInputError, runFinetune } from '@llara/trainer/node';
 import type { Command } from 'commander';
-import { trainingError, UserError } from '../errors.ts';
+import { Interrupted, trainingError, UserError } from '../errors.ts';
 import { defaultModelDir } from '../paths.ts';
 import { type Progress, printProfile, progress } from '../progress.ts';
-import { floatFlag, intFlag } from './options.ts';
+import { checkTrainingOutputs } from '../training-outputs.ts';
+import { floatFlag, fractionFlag, intFlag, positiveFlag } from './options.ts';
 
 export interface FinetuneFlags {
   model?: string;
@@ -38,6 +39,7 @@ export interface FinetuneFlags {
   saveEvery: number;
   log?: string;
   resume?: boolean;
+  overwrite?: boolean;
   seed: number;
 }
 
@@ -65,7 +67,7 @@ export function registerFinetune(program: Command): void {
       "passages per query: 1 positive + n-1 hard negatives (default: the recipe's)",
       intFlag('--group', 1),
     )
-    .option('--tau <t>', "InfoNCE temperature (default: the recipe's)", floatFlag('--tau', Number.MIN_VALUE))
+    .option('--tau <t>', "InfoNCE temperature (default: the recipe's)", positiveFlag('--tau'))
     .option(
       '--grad-cache-chunk <n>',
       'GradCache: sequences per forward pass, so memory holds one chunk (0 = whole batch at once)',
@@ -97,12 +99,13 @@ export function registerFinetune(program: Command): void {
     .option(
       '--lora-dropout <p>',
       "dropout of a fresh adapter (default: the recipe's)",
-      floatFlag('--lora-dropout', 0),
+      fractionFlag('--lora-dropout'),
     )
     .option('--lora-targets <list>', "projections of a fresh adapter (default: the recipe's)")
     .option('--save-every <n>', 'checkpoint every N steps (and at the end)', intFlag('--save-every', 0), 50)
     .option('--log <file>', 'metrics JSONL (default OUT/metrics.jsonl)')
     .option('--resume', 'continue from the newest checkpoint in --out')
+    .option('--overwrite', 'remove an earlier run in --out (checkpoints, adapter, metrics) before starting')
     .option(
       '--seed <n>',
       'seed for data order, negative sampling, LoRA init and dropout',
@@ -139,6 +142,7 @@ export async function finetuneCommand(f: FinetuneFlags): Promise<void> {
       '--lora-r, --lora-alpha, --lora-dropout and --lora-targets shape a fresh adapter, so they cannot go with --adapter.',
     );
   const targets = loraTargets(f.loraTargets);
+  await checkTrainingOutputs('finetune', f);
   let stop = false;
   const onSigint = () => {
     if (stop) process.exit(130);
@@ -175,6 +179,7 @@ export async function finetuneCommand(f: FinetuneFlags): Promise<void> {
       saveEvery: f.saveEvery,
       log: f.log,
       resume: Boolean(f.resume),
+      overwrite: Boolean(f.overwrite),
       seed: f.seed,
       onLoad: (done, total) => {
         loadBar ??= progress('loading weights', total, 'bytes');
@@ -182,6 +187,7 @@ export async function finetuneCommand(f: FinetuneFlags): Promise<void> {
       },
       onStart: (info) => {
         loadBar?.stop();
+        for (const note of info.notes) process.stderr.write(`note: ${note}\n`);
         const s = info.settings;
         process.stderr.write(
           `fine-tuning on ${info.device}: ${info.rows} rows, recipe ${s.recipe}, ${s.steps} steps x ${s.batch * s.gradAccum} queries x group ${s.groupSize}, tau ${s.tau}, lengths ${s.queryMaxLen}/${s.passageMaxLen}${s.chunkSize > 0 ? `, GradCache chunks of ${s.chunkSize}` : ''}, LoRA r ${info.lora.r} on ${info.lora.targets.join(',')}${info.resumedFrom ? `, resumed from ${info.resumedFrom}` : ''}\n`,
@@ -214,6 +220,10 @@ export async function finetuneCommand(f: FinetuneFlags): Promise<void> {
         stopped_early: result.stoppedEarly,
       }),
     );
+    if (result.stoppedEarly)
+      throw new Interrupted(
+        `stopped early; the checkpoint is in ${f.out}, so rerun the same command with --resume to continue.`,
+      );
   } finally {
     (loadBar as Progress | null)?.stop();
     process.off('SIGINT', onSigint);

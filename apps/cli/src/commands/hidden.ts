@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { writeNpy } from '@llara/index/node';
+import { decodeUtf8, writeNpy } from '@llara/index/node';
 import { paddedCausalMask } from '@llara/kernels';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
+import { warnBeyondPositions } from '../max-len.ts';
 import { loadModel } from '../model-loader.ts';
+import { prepareOutputFile, samePath } from '../output-paths.ts';
 
 /** Parses FILE.json: a JSON array of token-id arrays. */
 export function parseIdsFile(text: string, file: string): number[][] {
@@ -38,13 +40,22 @@ export function registerHidden(program: Command): void {
       '\nExample:\n  echo "[[1, 403, 407]]" > ids.json && pnpm llara hidden --ids ids.json --out hidden.npy',
     )
     .action(async (f: { ids: string; out: string; model?: string; adapter?: string }) => {
-      let text: string;
+      let bytes: Uint8Array;
       try {
-        text = await readFile(f.ids, 'utf8');
+        bytes = await readFile(f.ids);
       } catch {
         throw new UserError(`The ids file ${f.ids} cannot be read (does it exist?).`);
       }
+      let text: string;
+      try {
+        text = decodeUtf8(bytes, f.ids);
+      } catch (e) {
+        throw new UserError((e as Error).message);
+      }
       const seqs = parseIdsFile(text, f.ids);
+      if (await samePath(f.ids, f.out))
+        throw new UserError(`--out ${f.out} is the ids file --ids; choose another path.`);
+      await prepareOutputFile(f.out, '--out');
       // `repllama` adds no tokens, so the model runs exactly as the checkpoint defines it.
       const loaded = await loadModel({ model: f.model, adapter: f.adapter, recipe: 'repllama' });
       try {
@@ -57,6 +68,7 @@ export function registerHidden(program: Command): void {
             );
         });
         const T = Math.max(...seqs.map((s) => s.length));
+        warnBeyondPositions(loaded, T, 'a sequence of length');
         const H = loaded.model.shape.hiddenSize;
         const ids = new Int32Array(seqs.length * T);
         const positions = new Int32Array(seqs.length * T);
@@ -78,7 +90,7 @@ export function registerHidden(program: Command): void {
         hidden.release();
         dev.release();
         await writeNpy(f.out, { dtype: 'f4', shape: [seqs.length, T, H], data: out });
-        process.stderr.write(`wrote ${f.out}: [${seqs.length}, ${T}, ${H}] float32\n`);
+        console.log(JSON.stringify({ out: f.out, shape: [seqs.length, T, H], dtype: 'float32' }));
       } finally {
         loaded.close();
       }

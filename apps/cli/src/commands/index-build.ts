@@ -4,14 +4,15 @@
  * (`texts.jsonl`) so that `llara search` can print them, and the embedding settings (`embedder.json`)
  * so that a search with another recipe is flagged.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fromF16Array, type Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { FlatIndex, IvfIndex, type VectorDType } from '@llara/index';
-import { readNpy, readShards, saveIndex, writeFileAtomic } from '@llara/index/node';
+import { decodeUtf8, readNpy, readShards, saveIndex } from '@llara/index/node';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
+import { prepareOutputDir } from '../output-paths.ts';
 import { progress } from '../progress.ts';
 import { readCorpusRows } from './embed.ts';
 import { intFlag } from './options.ts';
@@ -34,9 +35,13 @@ export interface EmbedderInfo {
 export async function readIdsFile(file: string): Promise<string[]> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new UserError(`The ids file ${file} cannot be read (does it exist?).`);
+    text = await readFile(file).then((b) => decodeUtf8(b, file));
+  } catch (e) {
+    throw new UserError(
+      /UTF-8/.test((e as Error).message)
+        ? (e as Error).message
+        : `The ids file ${file} cannot be read (does it exist?).`,
+    );
   }
   if (file.endsWith('.json')) {
     let v: unknown;
@@ -120,8 +125,11 @@ async function embedderInfo(dir: string): Promise<EmbedderInfo | null> {
   }
 }
 
-/** Writes the texts of the index's ids from a corpus JSONL; returns how many ids had a text. */
-async function writeTexts(out: string, corpus: string, ids: ReadonlySet<string>): Promise<number> {
+/** The texts of the index's ids from a corpus JSONL, as texts.jsonl content, and how many ids had one. */
+async function textsOf(
+  corpus: string,
+  ids: ReadonlySet<string>,
+): Promise<{ content: string; count: number }> {
   const lines: string[] = [];
   for await (const row of readCorpusRows(corpus)) {
     if (!ids.has(row.id)) continue;
@@ -133,8 +141,41 @@ async function writeTexts(out: string, corpus: string, ids: ReadonlySet<string>)
       ),
     );
   }
-  await writeFileAtomic(join(out, TEXTS_FILE), lines.length ? `${lines.join('\n')}\n` : '');
-  return lines.length;
+  return { content: lines.length ? `${lines.join('\n')}\n` : '', count: lines.length };
+}
+
+/**
+ * Every input and the output checked before any work: a mistake must not cost the index already at
+ * --out (the new one is built beside it and swapped in only when complete).
+ */
+async function checkBuildInputs(f: BuildFlags): Promise<void> {
+  for (const path of f.embeddings) {
+    const st = await stat(path).catch(() => null);
+    if (!st) throw new UserError(`The embeddings path ${path} does not exist.`);
+    if (!st.isDirectory() && !path.endsWith('.npy'))
+      throw new UserError(`The embeddings path ${path} is neither a .npy file nor a shard directory.`);
+  }
+  if (f.texts) {
+    const st = await stat(f.texts).catch(() => null);
+    if (!st) throw new UserError(`The texts file ${f.texts} does not exist.`);
+    if (!st.isFile()) throw new UserError(`The texts file ${f.texts} is not a file.`);
+  }
+  if (f.ids) {
+    const st = await stat(f.ids).catch(() => null);
+    if (!st?.isFile()) throw new UserError(`The ids file ${f.ids} does not exist or is not a file.`);
+  }
+  const out = await stat(f.out).catch(() => null);
+  if (out && !out.isDirectory())
+    throw new UserError(`--out ${f.out} is a file; give a folder for the index.`);
+  if (out) {
+    const names = await readdir(f.out);
+    if (names.length > 0 && !names.includes('index.json'))
+      throw new UserError(
+        `--out ${f.out} is a folder that holds something other than an index; choose a new or empty folder.`,
+      );
+  }
+  // The new index is written beside --out and renamed into place, so that folder must be writable.
+  await prepareOutputDir(dirname(resolve(f.out)), '--out');
 }
 
 interface BuildFlags {
@@ -235,6 +276,7 @@ export function registerIndexBuild(program: Command): void {
         throw new UserError(
           '--ids can go with a single --embeddings path only (each .npy may have its FILE.ids.json).',
         );
+      await checkBuildInputs(f);
       let built: FlatIndex | null = null;
       const infos: { path: string; info: EmbedderInfo }[] = [];
       for (const path of f.embeddings) {
@@ -269,19 +311,21 @@ export function registerIndexBuild(program: Command): void {
             throw new UserError(
               `${path} was embedded with ${key} ${info[key]} but ${first.path} with ${first.info[key]}, so they cannot share one index.`,
             );
-      const saved = f.ivf === undefined ? built : await toIvf(built, { ...f, ivf: f.ivf });
-      try {
-        await saveIndex(f.out, saved);
-      } catch (e) {
-        throw new UserError((e as Error).message);
-      }
-      if (first)
-        await writeFileAtomic(join(f.out, EMBEDDER_FILE), `${JSON.stringify(first.info, null, 2)}\n`);
+      const extraFiles: Record<string, string> = {};
+      if (first) extraFiles[EMBEDDER_FILE] = `${JSON.stringify(first.info, null, 2)}\n`;
       let texts: number | undefined;
       if (f.texts) {
-        texts = await writeTexts(f.out, f.texts, new Set(built.ids));
+        const t = await textsOf(f.texts, new Set(built.ids));
+        extraFiles[TEXTS_FILE] = t.content;
+        texts = t.count;
         if (texts < built.size)
           process.stderr.write(`note: ${f.texts} has texts for ${texts} of the ${built.size} ids\n`);
+      }
+      const saved = f.ivf === undefined ? built : await toIvf(built, { ...f, ivf: f.ivf });
+      try {
+        await saveIndex(f.out, saved, { extraFiles });
+      } catch (e) {
+        throw new UserError((e as Error).message);
       }
       console.log(
         JSON.stringify({

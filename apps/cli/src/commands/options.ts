@@ -18,3 +18,23 @@ export function floatFlag(name: string, min = Number.NEGATIVE_INFINITY) {
     return n;
   };
 }
+
+/** A number > 0 (a temperature, a scale). */
+export function positiveFlag(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a number > 0, got "${v}".`);
+    return n;
+  };
+}
+
+/** A probability in [0, 1) (a dropout rate: 1 would drop everything and learn nothing). */
+export function fractionFlag(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1)
+      throw new InvalidArgumentError(`${name} must be a number in [0, 1), got "${v}".`);
+    return n;
+  };
+}

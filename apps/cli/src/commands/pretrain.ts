@@ -3,10 +3,12 @@ import { readAdapterFolder } from '@llara/llama/node';
 import { NonFiniteError, parseScheduleKind, warmupStepsFromRatio } from '@llara/trainer';
 import { readPretrainData, runPretrain } from '@llara/trainer/node';
 import type { Command } from 'commander';
-import { trainingError, UserError } from '../errors.ts';
+import { Interrupted, trainingError, UserError } from '../errors.ts';
+import { checkMaxLen } from '../max-len.ts';
 import { loadModel } from '../model-loader.ts';
 import { printProfile, progress } from '../progress.ts';
-import { floatFlag, intFlag } from './options.ts';
+import { checkTrainingOutputs } from '../training-outputs.ts';
+import { floatFlag, fractionFlag, intFlag } from './options.ts';
 
 export interface PretrainFlags {
   model?: string;
@@ -30,6 +32,7 @@ export interface PretrainFlags {
   log?: string;
   saveEvery: number;
   resume?: boolean;
+  overwrite?: boolean;
   seed: number;
   ar: boolean;
   removeStopWords?: boolean;
@@ -58,12 +61,13 @@ export function registerPretrain(program: Command): void {
     .option('--max-grad-norm <c>', 'global gradient-norm clip (0 = off)', floatFlag('--max-grad-norm', 0), 1)
     .option('--lora-r <r>', 'LoRA rank', intFlag('--lora-r', 1), 64)
     .option('--lora-alpha <a>', 'LoRA alpha', floatFlag('--lora-alpha', 0), 16)
-    .option('--lora-dropout <p>', 'LoRA dropout', floatFlag('--lora-dropout', 0), 0.1)
+    .option('--lora-dropout <p>', 'LoRA dropout', fractionFlag('--lora-dropout'), 0.1)
     .option('--lora-targets <list>', 'comma-separated projections', LORA_TARGETS.join(','))
     .option('--max-len <n>', 'longest sequence, prompts included', intFlag('--max-len', 8), 512)
     .option('--log <file>', 'metrics JSONL (default OUT/metrics.jsonl)')
     .option('--save-every <n>', 'checkpoint every N steps (and at the end)', intFlag('--save-every', 0), 50)
     .option('--resume', 'continue from the newest checkpoint in --out')
+    .option('--overwrite', 'remove an earlier run in --out (checkpoints, adapter, metrics) before starting')
     .option('--seed <n>', 'seed for data order, LoRA init and dropout', intFlag('--seed', 0), 0)
     .option('--no-ar', 'turn the next-token AR loss off (flag has it on)')
     .option('--remove-stop-words', 'drop English stop words from the bag-of-words targets')
@@ -95,6 +99,11 @@ export async function pretrainCommand(f: PretrainFlags): Promise<void> {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
+  await checkTrainingOutputs('pretrain', f);
+  if (f.batch * f.gradAccum > rows.length)
+    process.stderr.write(
+      `note: each step takes ${f.batch * f.gradAccum} sequences but ${f.data} has ${rows.length} rows, so a step repeats rows.\n`,
+    );
   const loaded = await loadModel({ model: f.model, recipe: f.recipe });
   const { model, opened, tokenizer, recipe } = loaded;
   if (!recipe.loss) {
@@ -103,6 +112,7 @@ export async function pretrainCommand(f: PretrainFlags): Promise<void> {
   }
   const config = opened.config;
   try {
+    checkMaxLen(loaded, f.maxLen, ['pretrain']);
     const initial = f.initAdapter
       ? await readAdapterFolder(f.initAdapter, config).catch((e: Error) => {
           throw new UserError(e.message);
@@ -157,6 +167,7 @@ export async function pretrainCommand(f: PretrainFlags): Promise<void> {
         log: f.log,
         saveEvery: f.saveEvery,
         resume: Boolean(f.resume),
+        overwrite: Boolean(f.overwrite),
         onStep: (m) =>
           bar.update(m.step + 1, { loss: m.loss.toFixed(4), 'tok/s': m.tokens_per_s.toFixed(0) }),
         shouldStop: () => stop,
@@ -177,6 +188,10 @@ export async function pretrainCommand(f: PretrainFlags): Promise<void> {
           stopped_early: result.stoppedEarly,
         }),
       );
+      if (result.stoppedEarly)
+        throw new Interrupted(
+          `stopped early; the checkpoint is in ${f.out}, so rerun the same command with --resume to continue.`,
+        );
     } finally {
       process.off('SIGINT', onSigint);
     }

@@ -11,6 +11,7 @@ import { type FlatIndex, GpuFlatIndex, IvfIndex, type SearchHit } from '@llara/i
 import { loadIndex } from '@llara/index/node';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
+import { checkMaxLen } from '../max-len.ts';
 import { loadModel, openModelOrFail } from '../model-loader.ts';
 import { defaultModelDir } from '../paths.ts';
 import { embedderFor } from './embed.ts';
@@ -142,6 +143,7 @@ export function registerSearch(program: Command): void {
       const loaded = await loadModel({ model: modelDir, adapter: f.adapter, recipe: f.recipe, quiet: true });
       let hits: SearchHit[];
       try {
+        checkMaxLen(loaded, f.maxLen, ['query']);
         const q = await embedderFor(loaded, f.maxLen, 1).embed([query], 'query');
         if (index instanceof IvfIndex) {
           const nprobe = Math.min(f.nprobe ?? index.nprobe, index.nlist);
