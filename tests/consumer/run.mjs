@@ -10,11 +10,13 @@
 // 4. `tsc --strict` on a TypeScript consumer; publint and @arethetypeswrong/cli on every tarball.
 // 5. Builds a page with plain Vite (no plugins) and runs it in headless Chromium: one embedding.
 // 6. Bad input: a browser bundle importing @llara/gpu/node fails to build; without `webgpu` installed,
-//    requestNodeGpu says which package to install; the installed `llara` command answers --help.
+//    requestNodeGpu says which package to install.
+// 7. `npm install -g` of the CLI tarball (into a temporary prefix): llara --help, demo --help, doctor and
+//    info (the bundled model) from an unrelated folder.
 //
 // The tools (tsc, vite, publint, attw, playwright-core) come from this repository's node_modules; the
 // packages under test come only from the tarballs. LLARA_CONSUMER_KEEP=1 keeps the temporary folders.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -77,6 +79,17 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0 && !opts.allowFailure)
     throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}:\n${out.slice(-4000)}`);
   return opts.allowFailure ? { status: r.status, out } : out;
+}
+
+/** `node args...` without blocking, for checks that may run side by side. */
+function runAsync(name, tool, args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (status) => resolve({ name, tool, status, out }));
+  });
 }
 
 const tempDir = (prefix) => {
@@ -171,35 +184,29 @@ await step('tsc --strict on a TypeScript consumer', () => {
   console.log('no type errors');
 });
 
-await step('publint and @arethetypeswrong/cli on every tarball', () => {
-  for (const [name, tgz] of tarballs) {
-    // publint reads a package folder: the installed copy is exactly the tarball's content.
-    const lint = run(
-      process.execPath,
-      [repoBin('publint', 'src/cli.js'), join(project, 'node_modules', name)],
-      {
-        allowFailure: true,
-      },
-    );
-    if (lint.status !== 0 || /error/i.test(lint.out)) fail(`publint ${name}:\n${lint.out}`);
-    if (name === '@llara/cli') continue; // a command, no importable entry points for attw to check
-    // ESM only by design: CommonJS `require` resolutions are not required (the esm-only profile).
-    const attw = run(
-      process.execPath,
-      [
-        repoBin('@arethetypeswrong/cli', 'dist/index.js'),
-        tgz,
-        '--profile',
-        'esm-only',
-        '--format',
-        'table-flipped',
-      ],
-      { allowFailure: true },
-    );
-    if (attw.status !== 0) fail(`attw ${name}:\n${attw.out}`);
-    console.log(
-      `${name}: publint ${lint.status === 0 ? 'ok' : 'errors'}, attw ${attw.status === 0 ? 'ok' : 'errors'}`,
-    );
+await step('publint and @arethetypeswrong/cli on every tarball', async () => {
+  // Both read the tarballs themselves; they run side by side (attw type-checks each package: slow).
+  const checks = [...tarballs].flatMap(([name, tgz]) => [
+    // --strict: warnings count as errors.
+    runAsync(name, 'publint', [repoBin('publint', 'src/cli.js'), 'run', tgz, '--strict']),
+    // ESM only by design: CommonJS `require` resolutions are not required (the esm-only profile). The CLI
+    // is a command with no importable entry point for attw to check.
+    ...(name === '@llara/cli'
+      ? []
+      : [
+          runAsync(name, 'attw', [
+            repoBin('@arethetypeswrong/cli', 'dist/index.js'),
+            tgz,
+            '--profile',
+            'esm-only',
+            '--format',
+            'table-flipped',
+          ]),
+        ]),
+  ]);
+  for (const r of await Promise.all(checks)) {
+    if (r.status !== 0) fail(`${r.tool} ${r.name}:\n${r.out}`);
+    else console.log(`${r.tool} ${r.name}: ok`);
   }
 });
 
@@ -279,16 +286,33 @@ await step('without webgpu installed, requestNodeGpu names the package to instal
     fail(`no one-sentence message without webgpu:\n${r.out}`);
 });
 
-await step('the installed llara command', () => {
-  const llara = join(project, 'node_modules/.bin/llara');
-  const help = run(llara, ['--help'], { cwd: tmpdir() });
+await step('npm install -g of the CLI tarball, then llara from another folder', () => {
+  // A global install into its own prefix (not the machine's), run from a folder that is neither the
+  // prefix nor the repository: the bundled model and Cranfield must come from inside the package.
+  const prefix = tempDir('llara-global-');
+  const elsewhere = tempDir('llara-cwd-');
+  run('npm', [
+    'install',
+    '-g',
+    '--prefix',
+    prefix,
+    '--no-audit',
+    '--no-fund',
+    '--loglevel=error',
+    tarballs.get('@llara/cli'),
+  ]);
+  const llara = join(prefix, 'bin/llara');
+  const cwd = elsewhere;
+  const help = run(llara, ['--help'], { cwd });
   if (!/doctor/.test(help) || !/demo/.test(help)) fail(`llara --help lists no doctor/demo:\n${help}`);
-  const demoHelp = run(llara, ['demo', '--help'], { cwd: tmpdir() });
+  const demoHelp = run(llara, ['demo', '--help'], { cwd });
   if (!/--steps/.test(demoHelp)) fail(`llara demo --help shows no --steps:\n${demoHelp}`);
-  const doctor = run(llara, ['doctor'], { cwd: tmpdir() });
+  const doctor = run(llara, ['doctor'], { cwd });
   console.log(doctor.split('\n').slice(0, 2).join('\n'));
-  const info = run(llara, ['info'], { cwd: tmpdir() }); // the bundled model, found inside the package
+  const info = run(llara, ['info'], { cwd }); // the bundled model, found inside the package
   console.log(info.split('\n').slice(0, 2).join('\n'));
+  if (!info.includes(join(prefix, 'lib/node_modules/@llara/cli/data/models/stories260K')))
+    fail(`llara info did not use the model inside the installed package:\n${info}`);
 });
 
 // ---------------------------------------------------------------------------------------------------
