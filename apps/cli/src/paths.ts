@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The repository's bundled data (stories260K, Cranfield), found from wherever this code runs: the
- * bundle in apps/cli/dist or the sources in apps/cli/src (tests). LLARA_DATA overrides it.
+ * bundle in apps/cli/dist or the sources in apps/cli/src (tests), or `../data` beside dist/ in the
+ * installed npm package (copied there by scripts/prepack.mjs). LLARA_DATA overrides it.
  */
 export function dataDir(): string {
   if (process.env.LLARA_DATA) return process.env.LLARA_DATA;

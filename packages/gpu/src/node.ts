@@ -6,8 +6,7 @@
  * const gpu = await requestNodeGpu({ backend: 'vulkan' });
  * ```
  */
-import { create, globals } from 'webgpu';
-import { LAVAPIPE_HINT } from './errors.ts';
+import { GpuUnavailableError, LAVAPIPE_HINT } from './errors.ts';
 import { type Gpu, type GpuOptions, requestGpu } from './gpu.ts';
 
 export interface NodeGpuOptions extends GpuOptions {
@@ -22,7 +21,25 @@ export interface NodeGpuOptions extends GpuOptions {
 
 let globalsInstalled = false;
 
+/**
+ * Dawn's binding, loaded on first use: `webgpu` is an optional peer dependency of this package (the
+ * browser entry does not need it), so a Node user without it gets one sentence naming it.
+ */
+async function loadDawn(): Promise<typeof import('webgpu')> {
+  try {
+    return await import('webgpu');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /'webgpu'/.test(String(e)))
+      throw new GpuUnavailableError(
+        "The npm package 'webgpu' (Dawn for Node) is not installed: run `npm install webgpu@^0.6.2` to use @llara/gpu/node.",
+      );
+    throw e;
+  }
+}
+
 export async function requestNodeGpu(opts: NodeGpuOptions = {}): Promise<Gpu> {
+  const { create, globals } = await loadDawn();
   if (!globalsInstalled) {
     Object.assign(globalThis, globals);
     globalsInstalled = true;

@@ -65,7 +65,14 @@ export class LanceStore {
 
   /** Opens (or creates on the first `add`) the store in directory `dir`. */
   static async open(dir: string, opts: LanceStoreOptions = {}): Promise<LanceStore> {
-    const lancedb = await import('@lancedb/lancedb');
+    const lancedb = await import('@lancedb/lancedb').catch((e: NodeJS.ErrnoException) => {
+      // An optional peer dependency of @llara/index (a native addon of ~150 MB that only this store uses).
+      if (e.code === 'ERR_MODULE_NOT_FOUND' && /'@lancedb\/lancedb'/.test(String(e)))
+        throw new Error(
+          "The npm package '@lancedb/lancedb' is not installed: run `npm install @lancedb/lancedb@^0.31.0` to use LanceStore.",
+        );
+      throw e;
+    });
     const name = opts.table ?? 'documents';
     if (opts.dims !== undefined) checkDims(opts.dims);
     let db: Connection;
