@@ -27,6 +27,7 @@ import {
   pickedFromFileList,
   sourceFromPicked,
 } from './model-files.ts';
+import { mountTrainPanel } from './train/train-panel.ts';
 
 const TOP_K = 10;
 const CRANFIELD_SAMPLE = 200;
@@ -309,3 +310,12 @@ ui.embed.addEventListener('click', () => action(embed));
 ui.query.addEventListener('input', () => searches.push(ui.query.value));
 
 void startDevice();
+mountTrainPanel(byTestId('train'), {
+  documents: () => currentDocuments().texts,
+  useAdapter: (adapter) =>
+    action(async () => {
+      ui.useAdapter.checked = true;
+      await load({ label: 'bundled stories260K', files: defaultModelFiles(base), adapter });
+      await embed();
+    }),
+});
