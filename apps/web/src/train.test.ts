@@ -5,14 +5,15 @@
  * search scores; a reload mid-run continues to the same losses; bad input is one sentence. Reports
  * the main thread's longest task while training.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requestNodeGpu } from '@llara/gpu/node';
-import { initLoraWeights, uploadModel } from '@llara/llama';
-import { openModelFolder } from '@llara/llama/node';
-import { getRecipe, type MetricsLine, specialTokensToAppend } from '@llara/trainer';
+import { initLoraWeights, LoraGpu, parseLlamaConfig, serializeAdapter, uploadModel } from '@llara/llama';
+import { openModelFolder, readAdapterFolder } from '@llara/llama/node';
+import { Embedder, getRecipe, type MetricsLine, specialTokensToAppend } from '@llara/trainer';
 import { runPretrain } from '@llara/trainer/node';
+import { unzipSync, zipSync } from 'fflate';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServedApp, serveApp } from './test-browser.ts';
@@ -49,7 +50,10 @@ const SETTINGS: TrainSettings = {
 // amplify tiny differences, so later steps get a looser bound.
 const TOLERANCE = [2e-4, 1e-3, 2e-3];
 
+const QUERY = 'heat moves from a hot plate to a cold fluid';
+
 let app: ServedApp | undefined;
+let tmp = '';
 let page: Page;
 const pageErrors: string[] = [];
 
@@ -101,6 +105,43 @@ async function waitTrained(timeout = 300_000): Promise<void> {
   );
 }
 
+/** Waits for a page-side status (model, embedding) to match, failing on the page's error line. */
+async function waitForText(testId: string, pattern: RegExp, timeout = 120_000): Promise<string> {
+  await page.waitForFunction(
+    ({ id, source }) => {
+      const error = document.querySelector<HTMLElement>('[data-testid="error"]');
+      if (error && !error.hidden) throw new Error(`The page shows an error: ${error.textContent}`);
+      if (document.body.dataset.busy === 'true') return false;
+      return new RegExp(source).test(document.querySelector(`[data-testid="${id}"]`)?.textContent ?? '');
+    },
+    { id: testId, source: pattern.source },
+    { timeout },
+  );
+  return (await page.getByTestId(testId).textContent()) ?? '';
+}
+
+const trainDataset = () =>
+  page.evaluate(() => ({ ...document.querySelector<HTMLElement>('[data-testid="train"]')!.dataset }));
+
+/** Waits until the worker has saved the checkpoint of `step` (or a later one). */
+async function waitCheckpoint(step: number): Promise<void> {
+  await page.waitForFunction(
+    (s) =>
+      Number(document.querySelector<HTMLElement>('[data-testid="train"]')?.dataset.checkpoint ?? -1) >= s,
+    step,
+    { timeout: 300_000, polling: 100 },
+  );
+}
+
+/** Fills the documents and settings (a reload empties the textarea) and presses Train. */
+async function startTraining(): Promise<void> {
+  await page.getByTestId('documents').fill(DOCUMENTS.join('\n'));
+  await fillSettings(SETTINGS);
+  await page.getByTestId('train-start').click();
+}
+
+const withoutTiming = (lines: MetricsLine[]) => lines.map(({ tokens_per_s: _, ...rest }) => rest);
+
 const pageLines = () =>
   page.evaluate(() =>
     (window as unknown as { __llaraTrain: { lines(): MetricsLine[] } }).__llaraTrain.lines(),
@@ -121,8 +162,10 @@ function expectSameLosses(got: MetricsLine[], want: MetricsLine[]): void {
 
 describe('Train panel in Chromium', () => {
   let node: MetricsLine[];
+  let uninterrupted: ReturnType<typeof withoutTiming> = [];
 
   beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'llara-train-test-'));
     node = await nodeLosses(SETTINGS);
     app = await serveApp();
     page = await app.browser.newPage({ viewport: { width: 1100, height: 1400 }, acceptDownloads: true });
@@ -139,6 +182,7 @@ describe('Train panel in Chromium', () => {
 
   afterAll(async () => {
     await app?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   it('trains in the worker to the losses of runPretrain in Node; reports the longest main-thread task', async () => {
@@ -148,6 +192,20 @@ describe('Train panel in Chromium', () => {
       (window as unknown as { __longTasks: number[] }).__longTasks.length = 0;
     });
     await page.getByTestId('train-start').click();
+    // Pause after the first step and resume: the checkpoint taken on Pause must not change the run.
+    await page.waitForFunction(
+      () => /^1 \//.test(document.querySelector('[data-testid="train-step"]')?.textContent ?? ''),
+      undefined,
+      { timeout: 300_000 },
+    );
+    await page.getByTestId('train-pause').click();
+    await page.waitForFunction(
+      () => document.querySelector<HTMLElement>('[data-testid="train"]')?.dataset.training === 'paused',
+    );
+    expect(await page.getByTestId('train-status').textContent()).toMatch(
+      /^Paused after step [12] \(checkpoint saved\)\.$/,
+    );
+    await page.getByTestId('train-resume').click();
     await waitTrained();
     const longest = await page.evaluate(() =>
       Math.max(0, ...(window as unknown as { __longTasks: number[] }).__longTasks),
@@ -155,8 +213,176 @@ describe('Train panel in Chromium', () => {
     console.log(`main thread's longest task while training: ${longest.toFixed(0)} ms`);
     const lines = await pageLines();
     expectSameLosses(lines, node);
+    uninterrupted = withoutTiming(lines);
     expect(await page.getByTestId('train-status').textContent()).toMatch(/^Trained 3 steps/);
     expect(await page.getByTestId('train-chart').innerHTML()).toMatch(/^<svg/);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('downloads a PEFT zip that Node loads to the scores of the page search with it', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByTestId('train-download').click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('llara-adapter.zip');
+    const zipPath = join(tmp, 'adapter.zip');
+    await download.saveAs(zipPath);
+    const entries = unzipSync(readFileSync(zipPath));
+    expect(Object.keys(entries).sort()).toEqual([
+      'llara-adapter/adapter_config.json',
+      'llara-adapter/adapter_model.safetensors',
+    ]);
+    const dir = join(tmp, 'llara-adapter');
+    mkdirSync(dir, { recursive: true });
+    for (const [path, data] of Object.entries(entries)) writeFileSync(join(tmp, path), data);
+
+    // The page: "Embed with this adapter" loads the bundled model with it and embeds the documents.
+    await page.getByTestId('train-embed').click();
+    expect(await waitForText('model-status', /^Loaded /)).toMatch(
+      /LoRA adapter r=4 from the trained adapter/,
+    );
+    await waitForText('embed-status', /^Embedded 4 documents/);
+    await page.getByTestId('query').fill(QUERY);
+    await page.waitForFunction(
+      (q) => document.querySelector<HTMLElement>('[data-testid="results"]')?.dataset.query === q,
+      QUERY,
+    );
+    const hits = await page.$$eval('[data-testid="result"]', (els) =>
+      els.map((el) => ({
+        id: (el as HTMLElement).dataset.id ?? '',
+        score: Number(el.querySelector('[data-testid="result-score"]')?.textContent),
+      })),
+    );
+    expect(hits).toHaveLength(4);
+
+    // Node: the folder read as `llara embed --adapter DIR` reads it, the page's embedding settings.
+    const gpu = await requestNodeGpu();
+    try {
+      const opened = await openModelFolder(STORIES);
+      const recipe = getRecipe('flag');
+      const model = await uploadModel(gpu, opened.config, opened.checkpoint, {
+        addedTokens: specialTokensToAppend(recipe, opened.tokenizer!),
+      });
+      model.lora = LoraGpu.upload(
+        gpu,
+        model.shape,
+        await readAdapterFolder(dir, opened.config, { vocabSize: model.shape.vocabSize }),
+      );
+      const embedder = new Embedder(model, opened.tokenizer!, recipe, {
+        maxLen: 128,
+        batchSize: 16,
+        baseVocab: opened.config.vocabSize,
+      });
+      const docs = await embedder.embed(DOCUMENTS, 'passage');
+      const query = await embedder.embed([QUERY], 'query');
+      const dim = embedder.dim;
+      for (const hit of hits) {
+        const d = Number(hit.id.replace('line ', '')) - 1;
+        let score = 0;
+        for (let i = 0; i < dim; i++) score += query[i] * docs[d * dim + i];
+        // The page shows three decimals.
+        expect(Math.abs(score - hit.score), `${hit.id}: Node ${score}, page ${hit.score}`).toBeLessThan(6e-4);
+      }
+      model.destroy();
+    } finally {
+      gpu.destroy();
+    }
+  });
+
+  it('continues a run after a reload mid-run to the losses of the uninterrupted run', async () => {
+    await page.getByTestId('train-start').click();
+    await waitCheckpoint(1);
+    await page.reload();
+    await expect
+      .poll(() => page.getByTestId('train-offer-text').textContent())
+      .toMatch(/^A training run was saved at step [12] of 3 \(4 rows, recipe flag\)\.$/);
+    const saved = Number((await trainDataset()).saved);
+    await page.getByTestId('train-continue').click();
+    await waitTrained();
+    const lines = withoutTiming(await pageLines());
+    // Same device, same state: the resumed steps repeat the uninterrupted run's numbers exactly.
+    expect(lines).toEqual(uninterrupted);
+    expect(saved).toBeGreaterThanOrEqual(1);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('stops in one sentence on a lost device and keeps the last checkpoint', async () => {
+    await startTraining();
+    await waitCheckpoint(1);
+    await page.evaluate(() =>
+      (window as unknown as { __llaraTrain: { loseDevice(): void } }).__llaraTrain.loseDevice(),
+    );
+    const error = page.getByTestId('train-error');
+    await expect.poll(() => error.isVisible(), { timeout: 120_000 }).toBe(true);
+    expect(await error.textContent()).toMatch(/^The GPU device was lost \([^)]*\)\.$/);
+    expect(await page.getByTestId('train-status').textContent()).toMatch(
+      /^Training stopped; the checkpoint of step [12] is intact/,
+    );
+    expect((await trainDataset()).training).toBe('idle');
+    await page.reload();
+    await expect
+      .poll(() => page.getByTestId('train-offer-text').textContent())
+      .toMatch(/saved at step [12] of 3/);
+  });
+
+  it('stops in one sentence when storage is full and keeps the last checkpoint', async () => {
+    const cdp = await page.context().newCDPSession(page);
+    const origin = new URL(app!.url).origin;
+    try {
+      await startTraining();
+      await waitCheckpoint(1);
+      // The origin's quota shrunk to what it uses now: the next checkpoint cannot be written.
+      const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + 1024 });
+      const error = page.getByTestId('train-error');
+      await expect.poll(() => error.isVisible(), { timeout: 120_000 }).toBe(true);
+      expect(await error.textContent()).toMatch(
+        /^The browser's storage for this page is full, so the new checkpoint was not saved; the last one \(step 1\) is intact\.$/,
+      );
+      expect((await trainDataset()).training).toBe('idle');
+    } finally {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+    }
+    await page.reload();
+    await expect
+      .poll(() => page.getByTestId('train-offer-text').textContent())
+      .toMatch(/saved at step 1 of 3/);
+  });
+
+  it('refuses an adapter that is not a PEFT adapter for this model in one sentence', async () => {
+    const error = page.getByTestId('train-error');
+    await page.getByTestId('train-adapter-file').setInputFiles({
+      name: 'notes.zip',
+      mimeType: 'application/zip',
+      buffer: Buffer.from(zipSync({ 'README.md': new TextEncoder().encode('hello') })),
+    });
+    await expect
+      .poll(() => error.textContent())
+      .toMatch(
+        /^notes\.zip is not a PEFT adapter: it needs adapter_config\.json and adapter_model\.safetensors\.$/,
+      );
+
+    // A real PEFT adapter, but for a model of hidden size 128 instead of stories260K's 64.
+    const other = parseLlamaConfig({
+      ...JSON.parse(readFileSync(join(STORIES, 'config.json'), 'utf8')),
+      hidden_size: 128,
+      head_dim: 16,
+    });
+    const { configJson, safetensors } = serializeAdapter(
+      initLoraWeights(loraConfig(SETTINGS, 'other'), other, 1),
+    );
+    await page.getByTestId('train-adapter-file').setInputFiles([
+      { name: 'adapter_config.json', mimeType: 'application/json', buffer: Buffer.from(configJson) },
+      {
+        name: 'adapter_model.safetensors',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.from(safetensors),
+      },
+    ]);
+    await expect.poll(() => error.textContent()).toMatch(/^adapter_model\.safetensors: /);
+    const message = (await error.textContent()) ?? '';
+    expect(message).toMatch(/has shape \[4, 128\] but the model implies \[4, 64\]\.$/);
+    expect(message.split(/\.\s/)).toHaveLength(1);
     expect(pageErrors).toEqual([]);
   });
 });

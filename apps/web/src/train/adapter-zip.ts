@@ -12,11 +12,10 @@ import type { AdapterFiles } from './protocol.ts';
 export const ADAPTER_FOLDER = 'llara-adapter';
 
 export function adapterZip(files: AdapterFiles): Uint8Array {
+  // Flat paths: no separate folder entry, just the two files under the folder's name.
   return zipSync({
-    [ADAPTER_FOLDER]: {
-      'adapter_config.json': new TextEncoder().encode(files['adapter_config.json']),
-      // Safetensors is already dense floats: storing it uncompressed keeps the zip fast to make.
-      'adapter_model.safetensors': [files['adapter_model.safetensors'], { level: 0 }],
-    },
+    [`${ADAPTER_FOLDER}/adapter_config.json`]: new TextEncoder().encode(files['adapter_config.json']),
+    // Safetensors is already dense floats: storing it uncompressed keeps the zip fast to make.
+    [`${ADAPTER_FOLDER}/adapter_model.safetensors`]: [files['adapter_model.safetensors'], { level: 0 }],
   });
 }

@@ -370,7 +370,7 @@ export function mountTrainPanel(container: HTMLElement, host: TrainHost): void {
       };
       download.disabled = false;
       useIt.disabled = false;
-      status.textContent = `Loaded the adapter from ${picked.label}: "Embed with this adapter" uses it.`;
+      status.textContent = `Loaded the adapter from ${picked.label || 'the picked files'}: "Embed with this adapter" uses it.`;
     } catch (e) {
       showError(errorMessage(e));
     }
@@ -413,7 +413,8 @@ async function adapterFromPicked(
   files: File[],
 ): Promise<{ label: string; files: Record<string, Uint8Array> }> {
   const out: Record<string, Uint8Array> = {};
-  let label = files.map((f) => f.name).join(', ');
+  // Messages name a file as `label/name`: the zip's name, or just the file's own name.
+  let label = '';
   for (const f of files) {
     const bytes = new Uint8Array(await f.arrayBuffer());
     if (/\.zip$/i.test(f.name)) {
