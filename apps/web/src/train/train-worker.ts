@@ -30,7 +30,14 @@ function post(m: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(m, transfer);
 }
 
-const control = { pause: false, stop: false, running: false, wake: null as (() => void) | null };
+const control = {
+  pause: false,
+  stop: false,
+  running: false,
+  wake: null as (() => void) | null,
+  /** Set when the device is lost, also while paused (no GPU call would notice then). */
+  lost: null as Error | null,
+};
 let gpu: Gpu | null = null;
 
 function message(e: unknown): string {
@@ -40,8 +47,15 @@ function message(e: unknown): string {
 
 async function device(): Promise<Gpu> {
   if (gpu && !gpu.isLost) return gpu;
-  gpu = await requestBrowserGpu({ label: 'llara-train' });
-  return gpu;
+  const g = await requestBrowserGpu({ label: 'llara-train' });
+  control.lost = null;
+  g.onLost((e) => {
+    control.lost = e;
+    control.wake?.();
+    control.wake = null;
+  });
+  gpu = g;
+  return g;
 }
 
 async function train(cmd: Extract<ToWorker, { type: 'start' }>): Promise<void> {
@@ -100,6 +114,7 @@ async function train(cmd: Extract<ToWorker, { type: 'start' }>): Promise<void> {
     };
     let stopped = false;
     while (t.step < settings.steps) {
+      if (control.lost) throw control.lost;
       if (control.stop) {
         stopped = true;
         await save();
@@ -111,6 +126,7 @@ async function train(cmd: Extract<ToWorker, { type: 'start' }>): Promise<void> {
         await new Promise<void>((wake) => {
           control.wake = wake;
         });
+        if (control.lost) throw control.lost;
         post({ type: 'resumed' });
         continue;
       }
