@@ -1,13 +1,20 @@
 /**
  * The storage-free snapshot/restore that the browser's checkpoints use: two steps, a snapshot, a fresh
  * model and trainer restored from it, two more steps give the losses and adapter bytes of four
- * uninterrupted steps; a checkpoint of another run is refused in one sentence.
+ * uninterrupted steps; a checkpoint `runPretrain` wrote restores the same way (the two are
+ * interchangeable); a checkpoint of another run is refused in one sentence.
  */
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { initLoraWeights, LORA_TARGETS, LoraGpu, memoryFiles, readAdapter, uploadModel } from '@llara/llama';
 import { openModelFolder } from '@llara/llama/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from './checkpoint-io.ts';
+import { runPretrain } from './pretrain-node.ts';
 import { checkResumable, pretrainRunConfig, restorePretrain, snapshotPretrain } from './pretrain-state.ts';
 import { type PretrainConfig, Pretrainer } from './pretrainer.ts';
 import { getRecipe } from './recipes.ts';
@@ -101,6 +108,41 @@ describe('pretrain snapshot and restore (storage-free)', () => {
     c.model.destroy();
     expect(resumed).toEqual(straight);
     expect(endC.files['adapter_model.safetensors']).toEqual(endA.files['adapter_model.safetensors']);
+  });
+
+  it("restores a checkpoint written by runPretrain to runPretrain's own continuation", async () => {
+    const runConfig = pretrainRunConfig(config, ROWS.length);
+    const out = mkdtempSync(join(tmpdir(), 'llara-state-'));
+    try {
+      const a = await trainer();
+      const initial = await a.model.lora!.toWeights();
+      a.destroy();
+      const { lines } = await runPretrain(
+        a.model,
+        (await openModelFolder(STORIES)).config,
+        a.tokenizer,
+        ROWS,
+        initial,
+        {
+          ...config,
+          out,
+          saveEvery: 2,
+          keepCheckpoints: 2,
+          resume: false,
+        },
+      );
+      a.model.destroy();
+      const saved = await readCheckpoint(join(out, 'checkpoint-2'));
+      const files = Object.fromEntries(saved.files.map((n) => [n, readFileSync(join(saved.dir, n))]));
+      const c = await trainer(files);
+      restorePretrain(c, saved, runConfig, saved.dir);
+      const resumed = [(await c.trainStep()).loss, (await c.trainStep()).loss];
+      c.destroy();
+      c.model.destroy();
+      expect(resumed).toEqual(lines.slice(2).map((l) => l.loss));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('refuses a checkpoint of another run in one sentence', () => {
