@@ -165,6 +165,8 @@ export function mountTrainPanel(container: HTMLElement, host: TrainHost): void {
   let adapter: AdapterFiles | null = null;
   let timing = { since: 0, steps: 0 };
   let lastCheckpoint: number | null = null;
+  /** The longest time the page spent on one worker message (drawing included), for the browser test. */
+  let longestHandlerMs = 0;
 
   const showError = (text: string | null) => {
     error.hidden = text === null;
@@ -277,7 +279,11 @@ export function mountTrainPanel(container: HTMLElement, host: TrainHost): void {
       type: 'module',
       name: 'llara-train',
     });
-    worker.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
+    worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      const t0 = performance.now();
+      onMessage(e.data);
+      longestHandlerMs = Math.max(longestHandlerMs, performance.now() - t0);
+    };
     worker.onerror = (e) => {
       e.preventDefault();
       onMessage({
@@ -379,6 +385,7 @@ export function mountTrainPanel(container: HTMLElement, host: TrainHost): void {
   // For the browser test (and the curious): the logged losses, and a simulated driver reset in the worker.
   (globalThis as { __llaraTrain?: unknown }).__llaraTrain = {
     lines: () => lines.map((l) => ({ ...l })),
+    longestHandlerMs: () => longestHandlerMs,
     loseDevice: () => worker?.postMessage({ type: 'lose-device' } satisfies ToWorker),
   };
 
