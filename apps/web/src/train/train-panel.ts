@@ -11,13 +11,14 @@ import { type ModelFiles, memoryFiles, parseLlamaConfig, readAdapter, readJson }
 import type { MetricsLine } from '@llara/trainer';
 import { unzipSync } from 'fflate';
 import { errorMessage } from '../dom.ts';
-import { defaultModelFiles } from '../model-files.ts';
 import { ADAPTER_FOLDER, adapterZip } from './adapter-zip.ts';
+import { bundledModelFiles } from './bundled-model.ts';
 import { lossChartSvg } from './loss-chart.ts';
 import { OpfsCheckpoints } from './opfs-checkpoints.ts';
 import type { AdapterFiles, FromWorker, ToWorker } from './protocol.ts';
 import { documentsToRows } from './rows.ts';
 import { DEFAULT_TRAIN_SETTINGS, defaultWarmup, type TrainSettings } from './settings.ts';
+import './train-panel.css';
 
 /** What the panel needs from the page. */
 export interface TrainHost {
@@ -366,7 +367,7 @@ export function mountTrainPanel(container: HTMLElement, host: TrainHost): void {
     try {
       const picked = await adapterFromPicked(files);
       // Checked against the bundled model before the page uses it: a wrong adapter is one sentence here.
-      const model = defaultModelFiles(base);
+      const model = bundledModelFiles(base);
       const config = parseLlamaConfig(await readJson(model, 'config.json'), 'config.json');
       const files2 = memoryFiles(picked.files, picked.label);
       await readAdapter(files2, config);
@@ -399,7 +400,10 @@ export function mountTrainPanel(container: HTMLElement, host: TrainHost): void {
       const step = await store.currentStep();
       if (!run || step === null) return;
       showSettings(run.settings);
-      offerText.textContent = `A training run was saved at step ${step} of ${run.settings.steps} (${run.rows.length} rows, recipe ${run.settings.recipe}).`;
+      offerText.textContent =
+        step >= run.settings.steps
+          ? `A finished training run (${step} steps, ${run.rows.length} rows, recipe ${run.settings.recipe}) is saved: Continue gives its adapter.`
+          : `A training run was saved at step ${step} of ${run.settings.steps} (${run.rows.length} rows, recipe ${run.settings.recipe}).`;
       offer.hidden = false;
       container.dataset.saved = String(step);
     } catch {

@@ -15,8 +15,7 @@ import {
   restorePretrain,
   snapshotPretrain,
 } from '@llara/trainer';
-import { type LoadedModel, loadModel } from '../load-model.ts';
-import { defaultModelFiles } from '../model-files.ts';
+import { type BundledModel, loadBundledModel } from './bundled-model.ts';
 import { OpfsCheckpoints } from './opfs-checkpoints.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import { checkSettings, loraConfig, pretrainConfig, type TrainSettings } from './settings.ts';
@@ -74,22 +73,17 @@ async function train(cmd: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const g = await device();
   post({ type: 'status', text: 'Loading stories260K in the worker…' });
   const recipe = getRecipe(settings.recipe);
-  let loaded: LoadedModel | null = null;
+  let loaded: BundledModel | null = null;
   let trainer: Pretrainer | null = null;
   let checkpoint = saved?.step ?? null;
   try {
-    loaded = await loadModel(
-      g,
-      { label: 'stories260K', files: defaultModelFiles(cmd.base), adapter: null },
-      false,
-      recipe,
-    );
-    const { model, opened, tokenizer } = loaded;
+    loaded = await loadBundledModel(g, cmd.base, recipe);
+    const { model, config: modelConfig, tokenizer } = loaded;
     const weights = saved
-      ? await readAdapter(memoryFiles(toBytes(saved.snapshot.files), 'the saved checkpoint'), opened.config, {
+      ? await readAdapter(memoryFiles(toBytes(saved.snapshot.files), 'the saved checkpoint'), modelConfig, {
           vocabSize: model.shape.vocabSize,
         })
-      : initLoraWeights(loraConfig(settings, 'stories260K'), opened.config, settings.seed);
+      : initLoraWeights(loraConfig(settings, 'stories260K'), modelConfig, settings.seed);
     model.lora = LoraGpu.upload(g, model.shape, weights);
     const config = pretrainConfig(settings, loaded.baseVocab);
     const runConfig = pretrainRunConfig(config, rows.length);
@@ -150,7 +144,7 @@ async function train(cmd: Extract<ToWorker, { type: 'start' }>): Promise<void> {
     post({ type: 'error', message: message(e), checkpoint });
   } finally {
     trainer?.destroy();
-    loaded?.destroy();
+    loaded?.model.destroy();
   }
 }
 
