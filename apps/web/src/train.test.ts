@@ -325,6 +325,27 @@ describe('Train panel in Chromium', { timeout: 300_000 }, () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('stops on Stop after the step in flight, with a checkpoint and the adapter so far', async () => {
+    await startTraining();
+    await page.waitForFunction(
+      () => /^1 \//.test(document.querySelector('[data-testid="train-step"]')?.textContent ?? ''),
+      undefined,
+      { timeout: 300_000 },
+    );
+    await page.getByTestId('train-stop').click();
+    await page.waitForFunction(
+      () => document.querySelector<HTMLElement>('[data-testid="train"]')?.dataset.done !== undefined,
+      undefined,
+      { timeout: 300_000 },
+    );
+    expect(await page.getByTestId('train-status').textContent()).toMatch(
+      /^Stopped after step [12] of 3 \(checkpoint saved\): the adapter so far is ready\.$/,
+    );
+    const { done, checkpoint } = await trainDataset();
+    expect(checkpoint).toBe(done);
+    expect(await page.getByTestId('train-download').isEnabled()).toBe(true);
+  });
+
   it('stops in one sentence on a lost device and keeps the last checkpoint', async () => {
     await startTraining();
     await waitCheckpoint(1);
