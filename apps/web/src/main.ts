@@ -31,6 +31,7 @@ import { BUNDLED_LABEL, refreshControls, renderAdapter, showStateChange } from '
 import { type JobKind, PageState } from './page-state.ts';
 import { clearError, renderResults, setNote, showError, ui } from './page-ui.ts';
 import { fetchServedFiles, type ServedFiles } from './served-files.ts';
+import { mountTrainPanel } from './train/train-panel.ts';
 
 const TOP_K = 10;
 const CRANFIELD_SAMPLE = 200;
@@ -249,3 +250,14 @@ ui.query.addEventListener('input', () => {
 });
 
 void startDevice();
+mountTrainPanel(document.querySelector<HTMLElement>('[data-testid="train"]') as HTMLElement, {
+  documents: () => currentDocuments().texts,
+  useAdapter: async (adapter) => {
+    ui.useAdapter.checked = true;
+    state.wantAdapter = true;
+    await runJob('load', () =>
+      load({ label: BUNDLED_LABEL, files: defaultModelFiles(base, served), adapter }),
+    );
+    await runJob('embed', embed);
+  },
+});

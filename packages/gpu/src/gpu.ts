@@ -261,6 +261,9 @@ export class Gpu {
     try {
       await staging.mapAsync(GPUMapMode.READ);
     } catch (e) {
+      // Chromium rejects the map of a lost device before `device.lost` resolves: give the loss a moment
+      // to arrive so the caller gets the one-sentence DeviceLostError, not the bare map failure.
+      if (!this.lostInfo) await Promise.race([this.lost, new Promise((r) => setTimeout(r, 1000))]);
       this.assertAlive();
       throw e;
     }

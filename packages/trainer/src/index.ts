@@ -94,6 +94,14 @@ export {
 } from './metrics-log.ts';
 export { ADAMW_DEFAULTS, AdamW, type AdamWConfig, type Param } from './optimizer.ts';
 export { type PretextLosses, pretextStep } from './pretext-step.ts';
+export {
+  checkResumable,
+  type PretrainSnapshot,
+  pretrainRunConfig,
+  RESUME_KEYS,
+  restorePretrain,
+  snapshotPretrain,
+} from './pretrain-state.ts';
 export { NonFiniteError, type PretrainConfig, Pretrainer } from './pretrainer.ts';
 export {
   type BowLossSpec,
