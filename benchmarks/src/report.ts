@@ -9,6 +9,7 @@
  * ```
  */
 import type { CheckResult } from './check-result.ts';
+import { PEER_TIMING, type PeerRow } from './peers/peer.ts';
 import type { BenchMeta, BenchResult, BenchRow, Failure, Suite } from './rows.ts';
 
 /** One PyTorch measurement as torch_bench.py / torch_search_bench.py write it. */
@@ -237,6 +238,68 @@ function suiteTable(
   return [`## ${sec.title}`, '', sec.intro, '', ...markdownTable(head, body), ''];
 }
 
+/** Our peers' names in the order they first appear. */
+function peerNames(rows: PeerRow[]): string {
+  return [...new Set(rows.map((r) => r.peerName))].join(', ');
+}
+
+/** The check cell: max abs error against the tolerance, bold when it failed. */
+function checkCell(r: PeerRow): string {
+  if (!Number.isFinite(r.check.tolerance)) return r.status === 'error' ? '**error**' : '-';
+  const e = Number.isNaN(r.check.maxAbsError) ? 'NaN' : r.check.maxAbsError.toExponential(1);
+  const text = `${e} / ${r.check.tolerance.toExponential(1)}`;
+  return r.check.pass ? `pass (${text})` : `**fail** (${text})`;
+}
+
+/** The ratio cell: the ratio, or why there is none. */
+export function peerRatioCell(r: PeerRow): string {
+  if (r.ratio !== null) return `${num(r.ratio)}x`;
+  return r.status === 'mismatch'
+    ? '**mismatch: no ratio**'
+    : `**error**: ${esc((r.error ?? '').slice(0, 80))}`;
+}
+
+/**
+ * The peer twins: ours and each peer on the same device and inputs, checked, then timed under one
+ * rule. Ratio = peer ms / ours ms (above 1: ours is faster).
+ */
+function peerTable(rows: PeerRow[]): string[] {
+  if (rows.length === 0) return [];
+  const runs = rows[0];
+  const behind = rows.filter((r) => r.ratio !== null && r.ratio < 1);
+  return [
+    '## Beside the WebGPU peers',
+    '',
+    `Peers: ${peerNames(rows)}; on the same device as ours, from the same inputs, each result checked against ours before any timing (a mismatch has no ratio). Timing, identical for both sides: ${PEER_TIMING} (${runs.iterations} timed calls each). Ratio = peer ms / ours ms: above 1 means ours is faster. Goal: at least 1.0x each peer on every shared operation${behind.length ? `; behind on ${behind.length} of ${rows.filter((r) => r.ratio !== null).length} rows here` : ''}.`,
+    '',
+    ...markdownTable(
+      [
+        'operation',
+        'shape',
+        'peer',
+        "peer's ops",
+        'check (max abs error / tolerance)',
+        'ours',
+        'ours ms',
+        'peer ms',
+        'ratio (peer ms / ours ms)',
+      ],
+      rows.map((r) => [
+        r.op,
+        `${r.shape} ${r.dtype}`,
+        r.peer,
+        esc(r.theirs),
+        checkCell(r),
+        esc(r.ours),
+        r.oursMs === null ? '-' : num(r.oursMs),
+        r.peerMs === null ? '-' : num(r.peerMs),
+        peerRatioCell(r),
+      ]),
+    ),
+    '',
+  ];
+}
+
 export function renderReport(input: ReportInput): string {
   const rows = input.webgpu.flatMap((w) => w.rows);
   const failures: Failure[] = input.webgpu.flatMap((w) => w.failures);
@@ -266,6 +329,7 @@ export function renderReport(input: ReportInput): string {
   lines.push(...checksTable('Forward parity (the reference is named in each row)', input.parity ?? []));
   const torch = input.torch.length > 0 ? { index, failed } : null;
   for (const suite of ['kernels', 'model', 'search'] as const) lines.push(...suiteTable(suite, rows, torch));
+  lines.push(...peerTable(input.webgpu.flatMap((w) => w.peers ?? [])));
   if (failures.length > 0) {
     lines.push(
       '## Not measured',

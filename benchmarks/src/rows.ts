@@ -8,6 +8,7 @@
  * `benchmarks/gpu/torch_bench.py` from the `plan` the same code emits), e.g.
  * `matmul|M2048xN4096xK4096|nt|fp16`.
  */
+import type { PeerRow } from './peers/peer.ts';
 import type { Roofline } from './roofline.ts';
 
 export type Suite = 'kernels' | 'model' | 'search';
@@ -90,6 +91,8 @@ export interface BenchResult {
   meta: BenchMeta;
   rows: BenchRow[];
   failures: Failure[];
+  /** Peer twins (TensorFlow.js, ONNX Runtime Web) of the shared kernels, when they ran. */
+  peers?: PeerRow[];
 }
 
 /**
