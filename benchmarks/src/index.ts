@@ -11,6 +11,7 @@ export {
 } from './index-search.bench.ts';
 export {
   benchKernels,
+  KERNEL_NAMES,
   type KernelBenchOptions,
   type KernelShapes,
   kernelPlan,
@@ -35,8 +36,10 @@ export { createTfjsPeer } from './peers/tfjs.ts';
 export {
   type ChecksFile,
   normalizeTorch,
+  type ReportBlock,
   type ReportInput,
   renderReport,
+  reportBlocks,
   type TorchResult,
   type TorchRow,
 } from './report.ts';

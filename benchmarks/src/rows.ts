@@ -75,6 +75,9 @@ export interface Failure {
 export interface BenchMeta {
   date: string;
   device: string;
+  /** The adapter's vendor and architecture (GPUAdapterInfo), as the web page header shows them. */
+  vendor?: string;
+  architecture?: string;
   backend: string;
   isFallbackAdapter: boolean;
   smoke: boolean;

@@ -7,9 +7,10 @@ import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReport } from '../report.ts';
+import { fromHeadMajor, toHeadMajor } from './layout.ts';
 import type { Peer, Runnable } from './peer.ts';
 import { benchPeers } from './peers.bench.ts';
-import { createTfjsPeer, fromHeadMajor, toHeadMajor } from './tfjs.ts';
+import { createTfjsPeer } from './tfjs.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {

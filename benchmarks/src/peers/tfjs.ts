@@ -17,6 +17,7 @@
 import type { Gpu } from '@llara/gpu';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
+import { causalMaskValues, fromHeadMajor, toHeadMajor } from './layout.ts';
 import type { Peer, PeerCase, PeerInputs, Runnable } from './peer.ts';
 
 /** The parts of WebGPUBackend that flush its batched commands (public methods, untyped field). */
@@ -24,39 +25,6 @@ interface Flushable {
   commandEncoder: GPUCommandEncoder | null;
   endComputePassEncoder(): void;
   submitQueue(): void;
-}
-
-/** [B*T, heads*D] (ours) -> [B, heads, T, D] (head-major), on the host. */
-export function toHeadMajor(x: Float32Array, B: number, T: number, heads: number, D: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < B; b++)
-    for (let t = 0; t < T; t++)
-      for (let h = 0; h < heads; h++) {
-        const src = ((b * T + t) * heads + h) * D;
-        const dst = ((b * heads + h) * T + t) * D;
-        out.set(x.subarray(src, src + D), dst);
-      }
-  return out;
-}
-
-/** [B, heads, T, D] -> [B*T, heads*D]. */
-export function fromHeadMajor(x: Float32Array, B: number, T: number, heads: number, D: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < heads; h++)
-      for (let t = 0; t < T; t++) {
-        const src = ((b * heads + h) * T + t) * D;
-        const dst = ((b * T + t) * heads + h) * D;
-        out.set(x.subarray(src, src + D), dst);
-      }
-  return out;
-}
-
-/** Additive causal mask [T, T]: 0 where key <= query, a large negative number elsewhere. */
-export function causalMaskValues(T: number): Float32Array {
-  const m = new Float32Array(T * T);
-  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9;
-  return m;
 }
 
 /**
