@@ -11,10 +11,9 @@
  */
 export { benchMeta } from './bench-meta.ts';
 export { benchKernels, KERNEL_NAMES, type KernelBenchOptions } from './kernels.bench.ts';
+export { loadBrowserPeers } from './peers/browser-peers.ts';
 export { type PeerSize, peerCases } from './peers/cases.ts';
-export { createOrtPeer } from './peers/ort.ts';
 export { PEER_TIMING, type Peer, type PeerOp, type PeerRow } from './peers/peer.ts';
 export { benchPeers, type PeerBenchOptions } from './peers/peers.bench.ts';
-export { createTfjsPeer } from './peers/tfjs.ts';
 export { type ReportBlock, renderReport, reportBlocks } from './report.ts';
 export { type BenchMeta, type BenchResult, type BenchRow, type Failure, rowProblems } from './rows.ts';

@@ -16,7 +16,7 @@ import { comparePeer, type Peer, type PeerRow, type Runnable } from './peer.ts';
 
 export interface PeerBenchOptions {
   size: PeerSize;
-  /** Only operations whose name starts with one of these (matmul, attention, rmsnorm, topk). */
+  /** Only operations named by a prefix (matmul, attention, rmsnorm, topk) or a kernel name extending one. */
   only?: string[];
   /** Untimed calls of each side after the check (default 2). */
   warmup?: number;
@@ -42,7 +42,10 @@ export async function benchPeers(
     o.onResult?.(r);
   };
   const fail = (key: string, error: string) => emit({ suite: 'kernels', key, error });
-  const cases = peerCases(o.size).filter((c) => !o.only || o.only.some((p) => c.spec.op.startsWith(p)));
+  // A prefix of the op (`att`) or a kernel name that extends it (`attention_forward`) selects it.
+  const cases = peerCases(o.size).filter(
+    (c) => !o.only || o.only.some((p) => c.spec.op.startsWith(p) || p.startsWith(c.spec.op)),
+  );
   let seed = 101;
   for (const c of cases) {
     if (c.spec.op === 'matmul')
