@@ -78,7 +78,7 @@ async function peersSuite(
     await benchPeers(gpu, [peer], {
       size: o.smoke ? 'smoke' : o.quick ? 'quick' : 'full',
       // The kernel suite's smoke repetitions: the 1024^3 GEMM takes seconds per call on lavapipe.
-      ...(o.smoke ? { warmup: 1, iterations: 3 } : {}),
+      ...(o.smoke ? { warmup: 1, iterations: 5 } : {}),
       budgetMs: o.budgetMs?.peers,
       onResult: (r) => {
         if ('peer' in r) {

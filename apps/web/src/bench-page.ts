@@ -3,8 +3,8 @@
  * unticked) the operations shared with TensorFlow.js and ONNX Runtime Web run by them on the same
  * device, checked against ours and timed under one rule. The report renders as HTML tables (the same
  * blocks `pnpm bench` writes as markdown) with SVG charts of the measured rows; JSON and markdown are
- * downloads. `?run=smoke` (or `?run=full`, with `&only=matmul,...`, `&families=reg4x4,...` and
- * `&peers=0`) starts a run on load,
+ * downloads. `?run=smoke` (or `?run=full`, with `&only=matmul,...`, `&families=reg4x4,...`, `&peers=0`,
+ * `&kernels=0` for the peer comparisons alone, `&peerSize=tiny|smoke|quick|full`) starts a run on load,
  * for headless browsers; the finished result is also left on `window.llaraBench` and
  * `document.body.dataset.done`.
  */
@@ -18,6 +18,7 @@ import {
   KERNEL_NAMES,
   loadBrowserPeers,
   type PeerRow,
+  type PeerSize,
   renderReport,
   reportBlocks,
 } from '@llara/benchmarks/browser';
@@ -50,6 +51,7 @@ const ui = {
 
 /** The operations the peers share with us (`benchPeers` filters on these names). */
 const PEER_OPS = ['matmul', 'attention', 'rmsnorm', 'topk'];
+const PEER_SIZES: readonly PeerSize[] = ['tiny', 'smoke', 'quick', 'full'];
 
 let gpu: Gpu | null = null;
 let last: BenchResult | null = null;
@@ -86,9 +88,14 @@ interface RunOptions {
   peers: boolean;
   /** Matmul families to run (URL `families=reg4x4,...`; default all). */
   families?: string[];
+  /** URL `kernels=0`: only the peer comparisons (which still run our kernel in each). */
+  kernels?: boolean;
+  /** URL `peerSize=`: the peer shapes (default tiny for smoke runs, full otherwise). */
+  peerSize?: PeerSize;
 }
 
-async function run({ size, only, peers: withPeers, families }: RunOptions): Promise<void> {
+async function run(o: RunOptions): Promise<void> {
+  const { size, only, peers: withPeers, families } = o;
   if (!gpu) return;
   const problem = filterProblem(only, withPeers);
   if (problem) {
@@ -107,6 +114,8 @@ async function run({ size, only, peers: withPeers, families }: RunOptions): Prom
     `run=${size}`,
     ...(only.length ? [`only=${only.join(',')}`] : []),
     ...(withPeers ? [] : ['peers=0']),
+    ...(o.kernels === false ? ['kernels=0'] : []),
+    ...(o.peerSize ? [`peerSize=${o.peerSize}`] : []),
   ];
   const command = `bench.html?${params.join('&')}`;
   const result: BenchResult = { meta: benchMeta(gpu, smoke, command), rows: [], failures: [], peers: [] };
@@ -117,14 +126,16 @@ async function run({ size, only, peers: withPeers, families }: RunOptions): Prom
     ui.status.textContent = `${n} configurations measured; last: ${r.key}`;
   };
   try {
-    const out = await benchKernels(gpu, {
-      smoke,
-      ...(only.length ? { only } : {}),
-      ...(families?.length ? { matmulFamilies: families } : {}),
-      onResult: progress,
-    });
-    result.rows = out.rows;
-    result.failures = out.failures;
+    if (o.kernels !== false) {
+      const out = await benchKernels(gpu, {
+        smoke,
+        ...(only.length ? { only } : {}),
+        ...(families?.length ? { matmulFamilies: families } : {}),
+        onResult: progress,
+      });
+      result.rows = out.rows;
+      result.failures = out.failures;
+    }
     if (withPeers) {
       ui.status.textContent = 'Loading TensorFlow.js and ONNX Runtime Web…';
       const { peers, failures } = await loadBrowserPeers(gpu);
@@ -132,7 +143,7 @@ async function run({ size, only, peers: withPeers, families }: RunOptions): Prom
       try {
         const p = await benchPeers(gpu, peers, {
           // The smoke page stays a matter of seconds on a software adapter.
-          size: smoke ? 'tiny' : 'full',
+          size: o.peerSize ?? (smoke ? 'tiny' : 'full'),
           ...(smoke ? { warmup: 1, iterations: 3 } : {}),
           ...(only.length ? { only } : {}),
           onResult: progress,
@@ -203,7 +214,15 @@ try {
     ui.size.value = auto;
     ui.only.value = params.get('only') ?? '';
     const families = onlyList(params.get('families') ?? '');
-    await run({ size: auto, only: onlyList(ui.only.value), peers: ui.peers.checked, families });
+    const peerSize = params.get('peerSize');
+    await run({
+      size: auto,
+      only: onlyList(ui.only.value),
+      peers: ui.peers.checked,
+      families,
+      kernels: params.get('kernels') !== '0',
+      ...(PEER_SIZES.includes(peerSize as PeerSize) ? { peerSize: peerSize as PeerSize } : {}),
+    });
   }
 } catch (e) {
   ui.summary.textContent = 'No WebGPU device.';
