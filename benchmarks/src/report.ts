@@ -286,11 +286,22 @@ function peerTable(rows: PeerRow[]): ReportBlock[] {
   if (rows.length === 0) return [];
   const measured = rows.filter((r) => r.ratio !== null);
   const behind = measured.filter((r) => (r.ratio ?? 0) < 1);
+  const unchecked = rows.length - measured.length;
+  const goal = [
+    behind.length
+      ? `behind on ${behind.length} of ${measured.length} measured rows here`
+      : measured.length
+        ? 'met on every measured row here'
+        : '',
+    unchecked
+      ? `${unchecked} ${unchecked === 1 ? 'row' : 'rows'} without a ratio (the results differ, or the peer failed)`
+      : '',
+  ].filter(Boolean);
   return [
     { kind: 'heading', level: 2, text: 'Beside the WebGPU peers' },
     {
       kind: 'paragraph',
-      text: `Peers: ${peerNames(rows)}; on the same device as ours, from the same inputs, each result checked against ours before any timing (a mismatch has no ratio). Timing, identical for both sides: ${PEER_TIMING} (${rows[0].iterations} timed calls each). Ratio = peer ms / ours ms: above 1 means ours is faster. Goal: at least 1.0x each peer on every shared operation${behind.length ? `; behind on ${behind.length} of ${measured.length} measured rows here` : measured.length ? '; met on every measured row here' : ''}.`,
+      text: `Peers: ${peerNames(rows)}; on the same device as ours, from the same inputs, each result checked against ours before any timing (a mismatch has no ratio). Timing, identical for both sides: ${PEER_TIMING} (${rows[0].iterations} timed calls each). Ratio = peer ms / ours ms: above 1 means ours is faster. Goal: at least 1.0x each peer on every shared operation${goal.length ? `; ${goal.join('; ')}` : ''}.`,
     },
     {
       kind: 'table',
