@@ -39,3 +39,18 @@ export function causalMaskValues(T: number): Float32Array {
   for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9;
   return m;
 }
+
+/**
+ * Why a composed attention cannot run here (its [B, H, T, T] f32 scores exceed one storage binding of
+ * the device, as at 7B shapes in a browser's 128 MiB), or null.
+ */
+export function scoresTooLarge(
+  limits: { maxStorageBufferBindingSize: number },
+  s: { B: number; H: number; T: number },
+): string | null {
+  const bytes = s.B * s.H * s.T * s.T * 4;
+  const max = limits.maxStorageBufferBindingSize;
+  if (bytes <= max) return null;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  return `skipped: the composed attention's scores (${mib(bytes)}) exceed the device's largest storage binding (${mib(max)})`;
+}

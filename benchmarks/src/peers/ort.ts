@@ -14,6 +14,7 @@
  */
 import type { Gpu } from '@llara/gpu';
 import type * as Ort from 'onnxruntime-web/webgpu';
+import { scoresTooLarge } from './layout.ts';
 import { onnxCase } from './onnx-graphs.ts';
 import type { Peer, PeerCase, PeerInputs, Runnable } from './peer.ts';
 
@@ -34,6 +35,7 @@ export async function createOrtPeer(gpu: Gpu, ort: OrtModule): Promise<Peer> {
     unsupported(c: PeerCase): string | null {
       if (c.spec.op === 'attention' && c.spec.KV !== c.spec.H)
         return 'skipped: grouped-query attention is not composed for ONNX Runtime';
+      if (c.spec.op === 'attention') return scoresTooLarge(gpu.device.limits, c.spec);
       return null;
     },
     async build(c: PeerCase, inputs: PeerInputs): Promise<Runnable> {

@@ -7,7 +7,7 @@ import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReport } from '../report.ts';
-import { fromHeadMajor, toHeadMajor } from './layout.ts';
+import { fromHeadMajor, scoresTooLarge, toHeadMajor } from './layout.ts';
 import type { Peer, Runnable } from './peer.ts';
 import { benchPeers } from './peers.bench.ts';
 import { createTfjsPeer } from './tfjs.ts';
@@ -41,6 +41,14 @@ describe('peer twins', () => {
     const h = toHeadMajor(x, 2, 3, 4, 5);
     expect(h[5]).toBe(x[4 * 5]); // [b0, h0, t1, d0] is token 1's head 0
     expect(fromHeadMajor(h, 2, 3, 4, 5)).toEqual(x);
+  });
+
+  it('refuses composed attention whose scores exceed one storage binding, naming both sizes', () => {
+    const browser = { maxStorageBufferBindingSize: 128 * 2 ** 20 };
+    expect(scoresTooLarge(browser, { B: 1, H: 32, T: 512 })).toBeNull(); // 32 MiB
+    expect(scoresTooLarge(browser, { B: 1, H: 32, T: 2048 })).toMatch(
+      /^skipped: .*\(512 MiB\).*\(128 MiB\)$/,
+    );
   });
 
   it('TensorFlow.js on our device agrees with ours; a differing peer gets no ratio', async () => {

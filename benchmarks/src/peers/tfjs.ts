@@ -17,7 +17,7 @@
 import type { Gpu } from '@llara/gpu';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { causalMaskValues, fromHeadMajor, toHeadMajor } from './layout.ts';
+import { causalMaskValues, fromHeadMajor, scoresTooLarge, toHeadMajor } from './layout.ts';
 import type { Peer, PeerCase, PeerInputs, Runnable } from './peer.ts';
 
 /** The parts of WebGPUBackend that flush its batched commands (public methods, untyped field). */
@@ -98,6 +98,7 @@ export async function createTfjsPeer(gpu: Gpu): Promise<Peer> {
     unsupported(c: PeerCase): string | null {
       if (c.spec.op === 'attention' && c.spec.KV !== c.spec.H)
         return 'skipped: grouped-query attention is not composed for TensorFlow.js';
+      if (c.spec.op === 'attention') return scoresTooLarge(gpu.device.limits, c.spec);
       return null;
     },
     async build(c: PeerCase, inputs: PeerInputs): Promise<Runnable> {
