@@ -10,13 +10,15 @@
 #   run --carry .device --carry .gl 'bash benchmarks/gpu/run-all.sh index-choice'
 # then one combined report here (see benchmarks/RESULTS.md).
 #
-# Stages (default: checks parity kernels torch-kernels model torch-model search torch-search, then report):
+# Stages (default: checks parity kernels torch-kernels peers model torch-model search torch-search, then report):
 #   platform      nvidia-smi, python/torch/transformers versions, `device-main doctor`   (always runs)
 #   checks        GPU-only correctness checks: every matmul variant and subgroup-matrix tile at 7B
 #                 shapes, attention hd 128 / T 2048, f16 vs f32 model path, training with each tensor-core
 #                 option (f16 attention, f16 input gradients) vs f32 (hidden states and every LoRA gradient)
 #   parity        transformers_parity.py (HF transformers, float32) then our GPU forward on the same inputs
 #   kernels       WGSL kernel benchmarks            torch-kernels   their PyTorch twins (same plan)
+#   peers         the kernels shared with TensorFlow.js's WebGPU backend (matmul, attention, RMSNorm,
+#                 top-k), ours then it on the same Dawn device, checked, then timed (bench-peers.json)
 #   model         7B-shaped embed + LoRA pretext training     torch-model   transformers/PEFT twins
 #   search        GPU exact search, 1M x 4096       torch-search    torch_search_bench.py
 #   index-choice  FlatIndex / GpuFlatIndex / IvfIndex (GPU k-means) on 1M x 768: build, queries/s, recall@10
@@ -64,9 +66,9 @@ export OUT PYTHON SMOKE SIZE DM
 
 # Seconds a stage may take at most (its timeout) and needs at least to be worth starting.
 # The caps add up to more than one call: a stage that ends early leaves its time to the next ones.
-declare -A MAX=([checks]=120 [parity]=60 [kernels]=130 [torch-kernels]=60 [model]=170 [torch-model]=100
+declare -A MAX=([checks]=120 [parity]=60 [kernels]=130 [torch-kernels]=60 [peers]=90 [model]=170 [torch-model]=100
   [search]=90 [torch-search]=60 [index-choice]=480 [report]=30)
-declare -A MIN=([checks]=45 [parity]=20 [kernels]=60 [torch-kernels]=30 [model]=100 [torch-model]=60
+declare -A MIN=([checks]=45 [parity]=20 [kernels]=60 [torch-kernels]=30 [peers]=30 [model]=100 [torch-model]=60
   [search]=45 [torch-search]=30 [index-choice]=240 [report]=5)
 declare -A STATUS=()
 
@@ -131,7 +133,7 @@ stage_report() {
 export -f stage_parity stage_torch stage_report
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(checks parity kernels torch-kernels model torch-model search torch-search report)
+[ ${#stages[@]} -eq 0 ] && stages=(checks parity kernels torch-kernels peers model torch-model search torch-search report)
 stage_platform
 for s in "${stages[@]}"; do
   case $s in
@@ -139,6 +141,7 @@ for s in "${stages[@]}"; do
     checks) run_stage checks '$DM checks --json "$OUT/checks.json" $SMOKE' ;;
     parity) run_stage parity stage_parity ;;
     kernels) run_stage kernels '$DM bench --suite kernels --json "$OUT/bench-kernels.json" --budget-s $((STAGE_TIMEOUT - 20)) $SIZE' ;;
+    peers) run_stage peers '$DM bench --suite peers --json "$OUT/bench-peers.json" --budget-s $((STAGE_TIMEOUT - 20)) $SIZE' ;;
     search) run_stage search '$DM bench --suite search --json "$OUT/bench-search.json" $SMOKE' ;;
     model) run_stage model '$DM bench --suite model --json "$OUT/bench-model.json" --budget-s $((STAGE_TIMEOUT - 20)) $SIZE' ;;
     torch-kernels) run_stage torch-kernels 'stage_torch kernels' ;;

@@ -17,6 +17,8 @@ export function benchMeta(gpu: Gpu, smoke: boolean, command: string): BenchMeta 
   return {
     date: new Date().toISOString(),
     device,
+    vendor: a.vendor,
+    architecture: a.architecture,
     backend: gpu.caps.backend,
     isFallbackAdapter: gpu.caps.isFallbackAdapter,
     smoke,

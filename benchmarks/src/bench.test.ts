@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchMeta } from './bench-meta.ts';
 import { runChecks } from './checks.ts';
 import { benchIndexChoice, formatIndexChoice } from './index-choice.bench.ts';
-import { benchKernels, kernelPlan, kernelShapes } from './kernels.bench.ts';
+import { benchKernels, KERNEL_NAMES, kernelPlan, kernelShapes } from './kernels.bench.ts';
 import { benchModel, modelPlan, modelPlanShapes } from './model.bench.ts';
 import { renderReport } from './report.ts';
 import { type BenchRow, rowProblems } from './rows.ts';
@@ -48,6 +48,8 @@ describe('kernel benchmarks (smoke)', () => {
     });
     for (const r of rows) expect(rowProblems(r), r.key).toEqual([]);
     expect([...new Set(rows.map((r) => r.name))].sort()).toEqual(KERNELS);
+    // The names the bench page's kernel filter offers are the names rows carry.
+    for (const k of KERNELS) expect(KERNEL_NAMES, k).toContain(k);
     // Only deliberate skips (a variant the device lacks) may be missing.
     expect(failures.filter((f) => !f.error.startsWith('skipped:'))).toEqual([]);
     expect(new Set(rows.map((r) => r.key)).size).toBe(rows.length);

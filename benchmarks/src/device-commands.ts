@@ -5,7 +5,8 @@
  *   device-main doctor [--json [FILE]]                  adapter, features, limits, chosen kernel variants
  *   device-main checks --json FILE [--smoke] [--only matmul,attention,model,training]
  *   device-main parity --dir DIR --json FILE [--repo ROOT]   GPU forward vs transformers_parity.py's files
- *   device-main bench --json FILE [--smoke | --quick] [--suite kernels,model,search] [--md FILE] [--budget-s N]
+ *   device-main bench --json FILE [--smoke | --quick] [--suite kernels,model,search,peers] [--md FILE] [--budget-s N]
+ *     (peers: the shared kernels beside TensorFlow.js's WebGPU backend on the same device)
  *   device-main plan --json FILE [--smoke | --quick] [--suite kernels,model]  the PyTorch specs for torch_bench.py
  *     (--quick: the kernel and model suites on fewer 7B shapes, to fit one accelerator call; plan and
  *     bench must be given the same size flag so the PyTorch twins match)
@@ -32,7 +33,7 @@ import { benchIndexChoice, formatIndexChoice } from './index-choice.bench.ts';
 import { runParity } from './parity.ts';
 import { type ChecksFile, normalizeTorch, renderReport } from './report.ts';
 import { type BenchResult, errorMessage, type Suite } from './rows.ts';
-import { runBench, SUITES, torchPlan } from './run-bench.ts';
+import { type RunSuite, runBench, SUITES, torchPlan } from './run-bench.ts';
 
 class UsageError extends Error {}
 
@@ -41,13 +42,13 @@ const log = (line: string) => process.stderr.write(`[device-main] ${line}\n`);
 /** Comma-separated values (`--suite kernels,model`). */
 const commaList = (v: string) => v.split(',').filter((x) => x.length > 0);
 
-function suiteList(allowed: readonly Suite[]) {
-  return (v: string): Suite[] => {
+function suiteList<S extends string>(allowed: readonly S[]) {
+  return (v: string): S[] => {
     const picked = commaList(v);
     for (const s of picked)
-      if (!allowed.includes(s as Suite))
+      if (!allowed.includes(s as S))
         throw new InvalidArgumentError(`unknown suite "${s}"; choose from ${allowed.join(', ')}.`);
-    return picked as Suite[];
+    return picked as S[];
   };
 }
 
@@ -176,7 +177,7 @@ export function buildDeviceProgram(command: string): Command {
         json: string;
         smoke?: boolean;
         quick?: boolean;
-        suite?: Suite[];
+        suite?: RunSuite[];
         md?: string;
         budgetS?: number;
       }) => {
@@ -187,7 +188,9 @@ export function buildDeviceProgram(command: string): Command {
             quick: !!o.quick,
             suites: o.suite?.length ? o.suite : SUITES,
             command,
-            budgetMs: budgetMs ? { kernels: budgetMs, model: budgetMs, search: budgetMs } : undefined,
+            budgetMs: budgetMs
+              ? { kernels: budgetMs, model: budgetMs, search: budgetMs, peers: budgetMs }
+              : undefined,
             log,
             onProgress: (res, last) => {
               writeJson(o.json, res);
@@ -196,6 +199,12 @@ export function buildDeviceProgram(command: string): Command {
                   `${last.key}: ${last.ms.toFixed(3)} ms${last.tokensPerS ? `, ${last.tokensPerS.toFixed(0)} tokens/s` : ''}`,
                 );
               else log(`${last.key}: ${last.error}`);
+            },
+            onPeer: (res, last) => {
+              writeJson(o.json, res);
+              log(
+                `${last.key}: ${last.status}${last.ratio === null ? ` (${last.error})` : `, ours ${last.oursMs?.toFixed(3)} ms, ${last.peer} ${last.peerMs?.toFixed(3)} ms, ratio ${last.ratio.toFixed(2)}x`}`,
+              );
             },
           }),
         );

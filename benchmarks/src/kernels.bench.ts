@@ -70,6 +70,23 @@ export interface KernelBenchOptions {
   onResult?: (r: BenchRow | Failure) => void;
 }
 
+/** The `name` of every row the suite can produce (what the `only` prefixes select from). */
+export const KERNEL_NAMES = [
+  'matmul',
+  'attention_forward',
+  'attention_backward',
+  'rmsnorm',
+  'rmsnorm_backward',
+  'rope',
+  'swiglu',
+  'swiglu_backward',
+  'cross_entropy',
+  'bow_loss',
+  'adamw',
+  'dispatch_overhead',
+  'matmul_tile',
+] as const;
+
 type MatmulLayout = 'nt' | 'nn' | 'tn';
 
 /** The shapes of one run: full LLaMA-2-7B sizes, or tiny ones for smoke runs. */

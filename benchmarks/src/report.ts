@@ -9,6 +9,7 @@
  * ```
  */
 import type { CheckResult } from './check-result.ts';
+import { PEER_TIMING, type PeerRow } from './peers/peer.ts';
 import type { BenchMeta, BenchResult, BenchRow, Failure, Suite } from './rows.ts';
 
 /** One PyTorch measurement as torch_bench.py / torch_search_bench.py write it. */
@@ -35,6 +36,20 @@ export interface ChecksFile {
   meta: Partial<BenchMeta>;
   checks: CheckResult[];
 }
+
+/** One piece of a report (see `reportBlocks`). */
+export type ReportBlock =
+  | { kind: 'heading'; level: 1 | 2; text: string }
+  | { kind: 'paragraph'; text: string }
+  | { kind: 'list'; items: string[] }
+  | {
+      kind: 'table';
+      head: string[];
+      rows: string[][];
+      /** Which rows the table holds: a suite's, or the peer comparisons. */
+      suite?: Suite;
+      peers?: boolean;
+    };
 
 export interface ReportInput {
   webgpu: BenchResult[];
@@ -91,13 +106,16 @@ function rate(row: { gflops?: number | null; gbps?: number | null; dispatchesPer
 const pct = (f: number | null) => (f === null ? 'n/a' : `${(100 * f).toFixed(f < 0.01 ? 2 : 1)}%`);
 const bytesText = (bytes: number) =>
   bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(2)} MiB`;
-const esc = (s: string) => s.replace(/\|/g, '\\|');
+/** A cell's text as markdown: `|` escaped, line breaks as `<br>`. */
+const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, '<br>');
 
 /**
  * A markdown table with every column padded to its widest cell (the layout `biome format` gives
- * markdown, so generated reports can be committed as they are).
+ * markdown, so generated reports can be committed as they are). Cells are plain text (with `**bold**`
+ * and line breaks); `|` is escaped here.
  */
-export function markdownTable(head: string[], rows: string[][]): string[] {
+export function markdownTable(head: string[], plain: string[][]): string[] {
+  const rows = plain.map((r) => r.map((c) => esc(c ?? '')));
   const widths = head.map((h, i) => Math.max(3, h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (c ?? '').padEnd(widths[i])).join(' | ')} |`;
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
@@ -128,38 +146,38 @@ function comparisons(
     const label = t?.dtype ?? key.split('|').pop() ?? key;
     if (!t) {
       const why = failed.get(key);
-      return { torch: `${label}: ${why ? esc(why.slice(0, 80)) : 'not measured'}`, ratio: `${label}: -` };
+      return { torch: `${label}: ${why ? why.slice(0, 80) : 'not measured'}`, ratio: `${label}: -` };
     }
     const figure = endToEnd
       ? `${num(t.tokens_per_s ?? t.queries_per_s ?? 0)} ${t.queries_per_s ? 'queries/s' : 'tokens/s'}${t.peak_gib ? `, ${num(t.peak_gib)} GiB` : ''}`
       : `${num(t.ms)} ms${rate(t) ? `, ${rate(t)}` : ''}`;
     return { torch: `${label}: ${figure}`, ratio: `${label}: ${num(t.ms / row.ms)}x` };
   });
-  return { torch: cells.map((c) => c.torch).join('<br>'), ratio: cells.map((c) => c.ratio).join('<br>') };
+  return { torch: cells.map((c) => c.torch).join('\n'), ratio: cells.map((c) => c.ratio).join('\n') };
 }
 
-function checksTable(title: string, files: ChecksFile[]): string[] {
+function checksTable(title: string, files: ChecksFile[]): ReportBlock[] {
   const all = files.flatMap((f) => f.checks);
   if (all.length === 0) return [];
   const count = (s: string) => all.filter((c) => c.status === s).length;
-  const lines = [
-    `## ${title}`,
-    '',
-    `${count('pass')} pass, ${count('fail')} fail, ${count('error')} error, ${count('skipped')} skipped.`,
-    '',
-    ...markdownTable(
-      ['check', 'status', 'max abs error', 'tolerance', 'detail'],
-      all.map((c) => [
-        esc(c.name),
+  return [
+    { kind: 'heading', level: 2, text: title },
+    {
+      kind: 'paragraph',
+      text: `${count('pass')} pass, ${count('fail')} fail, ${count('error')} error, ${count('skipped')} skipped.`,
+    },
+    {
+      kind: 'table',
+      head: ['check', 'status', 'max abs error', 'tolerance', 'detail'],
+      rows: all.map((c) => [
+        c.name,
         c.status === 'pass' ? 'pass' : `**${c.status}**`,
         c.maxAbsError === null ? '-' : c.maxAbsError.toExponential(2),
-        esc(c.tolerance),
-        esc(c.detail),
+        c.tolerance,
+        c.detail,
       ]),
-    ),
+    },
   ];
-  lines.push('');
-  return lines;
 }
 
 const SECTIONS: Record<Suite, { title: string; intro: string; head: string[]; ratio: string }> = {
@@ -190,7 +208,7 @@ function ourCells(r: BenchRow): string[] {
     return [
       r.name,
       `${r.shape} ${r.dtype}`,
-      esc(r.variant),
+      r.variant,
       num(r.ms),
       rate(r),
       r.roofline ? `${pct(r.fraction)} (${r.roofline})` : '-',
@@ -209,7 +227,7 @@ function ourCells(r: BenchRow): string[] {
   return [
     r.name,
     r.shape,
-    esc(r.variant),
+    r.variant,
     num(r.ms),
     num(r.queriesPerS ?? 0),
     `${num(r.gbps ?? 0)} (${pct(r.fraction)})`,
@@ -221,7 +239,7 @@ function suiteTable(
   suite: Suite,
   rows: BenchRow[],
   torch: { index: Map<string, TorchRow>; failed: Map<string, string> } | null,
-): string[] {
+): ReportBlock[] {
   const mine = rows.filter((r) => r.suite === suite);
   if (mine.length === 0) return [];
   const sec = SECTIONS[suite];
@@ -234,48 +252,153 @@ function suiteTable(
     }
     return cells;
   });
-  return [`## ${sec.title}`, '', sec.intro, '', ...markdownTable(head, body), ''];
+  return [
+    { kind: 'heading', level: 2, text: sec.title },
+    { kind: 'paragraph', text: sec.intro },
+    { kind: 'table', head, rows: body, suite },
+  ];
 }
 
-export function renderReport(input: ReportInput): string {
+/** Our peers' names in the order they first appear. */
+function peerNames(rows: PeerRow[]): string {
+  return [...new Set(rows.map((r) => r.peerName))].join(', ');
+}
+
+/** The check cell: max abs error against the tolerance, bold when it failed. */
+function checkCell(r: PeerRow): string {
+  if (!Number.isFinite(r.check.tolerance)) return r.status === 'error' ? '**error**' : '-';
+  const e = Number.isNaN(r.check.maxAbsError) ? 'NaN' : r.check.maxAbsError.toExponential(1);
+  const text = `${e} / ${r.check.tolerance.toExponential(1)}`;
+  return r.check.pass ? `pass (${text})` : `**fail** (${text})`;
+}
+
+/** The ratio cell: the ratio, or why there is none. */
+export function peerRatioCell(r: PeerRow): string {
+  if (r.ratio !== null) return `${num(r.ratio)}x`;
+  return r.status === 'mismatch' ? '**mismatch: no ratio**' : `**error**: ${(r.error ?? '').slice(0, 80)}`;
+}
+
+/**
+ * The peer twins: ours and each peer on the same device and inputs, checked, then timed under one
+ * rule. Ratio = peer ms / ours ms (above 1: ours is faster).
+ */
+function peerTable(rows: PeerRow[]): ReportBlock[] {
+  if (rows.length === 0) return [];
+  const measured = rows.filter((r) => r.ratio !== null);
+  const behind = measured.filter((r) => (r.ratio ?? 0) < 1);
+  const unchecked = rows.length - measured.length;
+  const goal = [
+    behind.length
+      ? `behind on ${behind.length} of ${measured.length} measured rows here`
+      : measured.length
+        ? 'met on every measured row here'
+        : '',
+    unchecked
+      ? `${unchecked} ${unchecked === 1 ? 'row' : 'rows'} without a ratio (the results differ, or the peer failed)`
+      : '',
+  ].filter(Boolean);
+  return [
+    { kind: 'heading', level: 2, text: 'Beside the WebGPU peers' },
+    {
+      kind: 'paragraph',
+      text: `Peers: ${peerNames(rows)}; on the same device as ours, from the same inputs, each result checked against ours before any timing (a mismatch has no ratio). Timing, identical for both sides: ${PEER_TIMING} (${rows[0].iterations} timed calls each). Ratio = peer ms / ours ms: above 1 means ours is faster. Goal: at least 1.0x each peer on every shared operation${goal.length ? `; ${goal.join('; ')}` : ''}.`,
+    },
+    {
+      kind: 'table',
+      peers: true,
+      head: [
+        'operation',
+        'shape',
+        'peer',
+        "peer's ops",
+        'check (max abs error / tolerance)',
+        'ours',
+        'ours ms',
+        'peer ms',
+        'ratio (peer ms / ours ms)',
+      ],
+      rows: rows.map((r) => [
+        r.op,
+        `${r.shape} ${r.dtype}`,
+        r.peer,
+        r.theirs,
+        checkCell(r),
+        r.ours,
+        r.oursMs === null ? '-' : num(r.oursMs),
+        r.peerMs === null ? '-' : num(r.peerMs),
+        peerRatioCell(r),
+      ]),
+    },
+  ];
+}
+
+/** The device line's facts: the same vendor the page header shows, the backend only where known. */
+function deviceFacts(meta: Partial<BenchMeta>): string {
+  const facts = [
+    meta.vendor ? `vendor ${meta.vendor}` : '',
+    meta.architecture && meta.architecture !== meta.device ? `architecture ${meta.architecture}` : '',
+    meta.backend && meta.backend !== 'unknown' ? `backend ${meta.backend}` : '',
+    meta.isFallbackAdapter ? 'software fallback adapter' : '',
+  ].filter(Boolean);
+  return facts.length ? ` (${facts.join(', ')})` : '';
+}
+
+/**
+ * The report as blocks (headings, paragraphs, lists, tables of plain-text cells with `**bold**` and
+ * line breaks): `renderReport` writes them as markdown, the browser bench page as HTML.
+ */
+export function reportBlocks(input: ReportInput): ReportBlock[] {
   const rows = input.webgpu.flatMap((w) => w.rows);
   const failures: Failure[] = input.webgpu.flatMap((w) => w.failures);
   const meta = input.webgpu[0]?.meta ?? input.checks?.[0]?.meta;
   const index = torchIndex(input.torch);
   const failed = torchFailures(input.torch);
-  const lines: string[] = ['# LLaRA on WebGPU: benchmark run', ''];
+  const blocks: ReportBlock[] = [{ kind: 'heading', level: 1, text: 'LLaRA on WebGPU: benchmark run' }];
+  const items: string[] = [];
   if (meta) {
-    lines.push(
-      `- date: ${meta.date ?? '?'}`,
-      `- device: ${meta.device ?? '?'} (${meta.backend ?? '?'}${meta.isFallbackAdapter ? ', software fallback adapter' : ''}); roofline peaks: ${meta.peaks ?? 'unknown device: no fractions'}`,
-      `- ${meta.browser ? `browser: ${meta.browser}` : `node ${meta.node ?? '?'}`}; commands: ${[...new Set([...input.webgpu.map((w) => w.meta.command), ...(input.checks ?? []).map((c) => c.meta.command), ...(input.parity ?? []).map((c) => c.meta.command)])].map((c) => `\`${c}\``).join(', ')}`,
+    items.push(
+      `date: ${meta.date ?? '?'}`,
+      `device: ${meta.device ?? '?'}${deviceFacts(meta)}; roofline peaks: ${meta.peaks ?? 'unknown device: no fractions'}`,
+      `${meta.browser ? `browser: ${meta.browser}` : `node ${meta.node ?? '?'}`}; commands: ${[...new Set([...input.webgpu.map((w) => w.meta.command), ...(input.checks ?? []).map((c) => c.meta.command), ...(input.parity ?? []).map((c) => c.meta.command)])].map((c) => `\`${c}\``).join(', ')}`,
     );
     if (meta.smoke)
-      lines.push(
-        '- **smoke run**: tiny shapes, for checking that the suite works; these numbers are not performance claims.',
+      items.push(
+        '**smoke run**: tiny shapes, for checking that the suite works; these numbers are not performance claims.',
       );
   }
   const torchLines = input.torch.map((t) => {
     const m = t.meta;
     const facts = ['gpu', 'torch', 'transformers', 'peft'].filter((k) => m[k] !== undefined);
-    return `- PyTorch (same machine, same run): ${facts.map((k) => `${k} ${m[k]}`).join(', ') || 'no metadata'}`;
+    return `PyTorch (same machine, same run): ${facts.map((k) => `${k} ${m[k]}`).join(', ') || 'no metadata'}`;
   });
-  lines.push(...new Set(torchLines));
-  lines.push('');
-  lines.push(...checksTable('Correctness checks on this device', input.checks ?? []));
-  lines.push(...checksTable('Forward parity (the reference is named in each row)', input.parity ?? []));
+  items.push(...new Set(torchLines));
+  if (items.length) blocks.push({ kind: 'list', items });
+  blocks.push(...checksTable('Correctness checks on this device', input.checks ?? []));
+  blocks.push(...checksTable('Forward parity (the reference is named in each row)', input.parity ?? []));
   const torch = input.torch.length > 0 ? { index, failed } : null;
-  for (const suite of ['kernels', 'model', 'search'] as const) lines.push(...suiteTable(suite, rows, torch));
-  if (failures.length > 0) {
-    lines.push(
-      '## Not measured',
-      '',
-      ...markdownTable(
-        ['configuration', 'reason'],
-        failures.map((f) => [esc(f.key), esc(f.error)]),
-      ),
+  for (const suite of ['kernels', 'model', 'search'] as const) blocks.push(...suiteTable(suite, rows, torch));
+  blocks.push(...peerTable(input.webgpu.flatMap((w) => w.peers ?? [])));
+  if (failures.length > 0)
+    blocks.push(
+      { kind: 'heading', level: 2, text: 'Not measured' },
+      { kind: 'table', head: ['configuration', 'reason'], rows: failures.map((f) => [f.key, f.error]) },
     );
-    lines.push('');
+  return blocks;
+}
+
+function blockMarkdown(b: ReportBlock): string {
+  switch (b.kind) {
+    case 'heading':
+      return `${'#'.repeat(b.level)} ${b.text}`;
+    case 'paragraph':
+      return b.text;
+    case 'list':
+      return b.items.map((i) => `- ${i}`).join('\n');
+    case 'table':
+      return markdownTable(b.head, b.rows).join('\n');
   }
-  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+export function renderReport(input: ReportInput): string {
+  return `${reportBlocks(input).map(blockMarkdown).join('\n\n')}\n`;
 }

@@ -8,6 +8,7 @@
  * `benchmarks/gpu/torch_bench.py` from the `plan` the same code emits), e.g.
  * `matmul|M2048xN4096xK4096|nt|fp16`.
  */
+import type { PeerRow } from './peers/peer.ts';
 import type { Roofline } from './roofline.ts';
 
 export type Suite = 'kernels' | 'model' | 'search';
@@ -74,6 +75,9 @@ export interface Failure {
 export interface BenchMeta {
   date: string;
   device: string;
+  /** The adapter's vendor and architecture (GPUAdapterInfo), as the web page header shows them. */
+  vendor?: string;
+  architecture?: string;
   backend: string;
   isFallbackAdapter: boolean;
   smoke: boolean;
@@ -90,6 +94,8 @@ export interface BenchResult {
   meta: BenchMeta;
   rows: BenchRow[];
   failures: Failure[];
+  /** Peer twins (TensorFlow.js, ONNX Runtime Web) of the shared kernels, when they ran. */
+  peers?: PeerRow[];
 }
 
 /**
