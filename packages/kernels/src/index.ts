@@ -69,4 +69,11 @@ export { gatherRows, scatterAddRows } from './rows/rows.ts';
 export { swigluBackwardRef, swigluRef } from './swiglu/swiglu.ref.ts';
 export { swiglu, swigluBackward } from './swiglu/swiglu.ts';
 export { type TopkShape, topkRef } from './topk/topk.ref.ts';
-export { describeTopk, TOPK_MAX_K, type TopkOptions, topk, topkSegments } from './topk/topk.ts';
+export {
+  describeTopk,
+  TOPK_MAX_K,
+  type TopkOptions,
+  topk,
+  topkSegments,
+  topkTargetGroups,
+} from './topk/topk.ts';

@@ -30,33 +30,47 @@ export interface TopkOptions {
   segments?: number;
 }
 
-/** Workgroups worth launching at once; more segments only grow the merge. */
+/** Workgroups worth launching at once on a GPU; more segments only grow the merge. */
 const TARGET_GROUPS = 1024;
+/**
+ * The same on a software adapter (lavapipe, SwiftShader): it runs a few workgroups at a time, one per
+ * CPU thread, so extra segments only add merge work (measured on lavapipe, 8 x 100k: 1 segment ~0.2 s,
+ * 32 segments ~2.5 s).
+ */
+const SOFTWARE_TARGET_GROUPS = 8;
 /** Columns below which a row is one segment. */
 const SINGLE_SEGMENT_COLS = 8192;
 /** Scratch for the segment lists, in (key, column) pairs (8 MiB); rows are processed in blocks that fit. */
 const SCRATCH_PAIRS = 1 << 20;
 
-/** Segments per row for a shape: about sqrt(cols / k) balances segment length against merge size. */
-export function topkSegments(rows: number, cols: number, k: number): number {
+/**
+ * Segments per row for a shape: about sqrt(cols / k) balances segment length against merge size, capped
+ * by how many workgroups the device runs at once (`targetGroups`, see `topkTargetGroups`).
+ */
+export function topkSegments(rows: number, cols: number, k: number, targetGroups = TARGET_GROUPS): number {
   if (cols <= SINGLE_SEGMENT_COLS) return 1;
   const balanced = Math.round(Math.sqrt(cols / k));
-  const byOccupancy = Math.floor(TARGET_GROUPS / rows);
+  const byOccupancy = Math.floor(targetGroups / rows);
   const byLength = Math.floor(cols / 2048);
   return Math.max(1, Math.min(balanced, byOccupancy, byLength));
 }
 
+/** Workgroups worth launching at once on this device: far fewer on a software (CPU) adapter. */
+export function topkTargetGroups(gpu: Gpu): number {
+  return gpu.caps.isFallbackAdapter ? SOFTWARE_TARGET_GROUPS : TARGET_GROUPS;
+}
+
 /** The plan `topk` follows for a shape on this device, for logs and benchmarks. */
 export function describeTopk(gpu: Gpu, o: TopkOptions): string {
-  const { segs } = segmentPlan(o);
+  const { segs } = segmentPlan(gpu, o);
   const append = gpu.has('subgroups') ? 'subgroup append' : 'workgroup-atomic append';
   const plan = segs === 1 ? '1 segment per row' : `${segs} segments per row + merge`;
   return `topk [${o.rows} x ${o.cols}] k=${o.k}: ${plan}, ${append}`;
 }
 
 /** Segment length and count (every segment non-empty) for the requested or default segment count. */
-function segmentPlan(o: TopkOptions): { segs: number; segLen: number } {
-  const requested = o.segments ?? topkSegments(o.rows, o.cols, o.k);
+function segmentPlan(gpu: Gpu, o: TopkOptions): { segs: number; segLen: number } {
+  const requested = o.segments ?? topkSegments(o.rows, o.cols, o.k, topkTargetGroups(gpu));
   const segLen = Math.ceil(o.cols / Math.max(1, Math.min(requested, o.cols)));
   return { segs: Math.ceil(o.cols / segLen), segLen };
 }
@@ -104,7 +118,7 @@ export function topk(
   }
   const gpu = rec.gpu;
   const maxDim = gpu.limits.maxComputeWorkgroupsPerDimension;
-  const { segs, segLen } = segmentPlan(o);
+  const { segs, segLen } = segmentPlan(gpu, o);
   const subgroups = gpu.has('subgroups');
   const pass1 = gpu.pipeline({ code, label: 'topk', defines: { SUBGROUPS: subgroups, MERGE: false } });
 
