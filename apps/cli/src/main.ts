@@ -15,6 +15,7 @@ import { registerIndexBuild } from './commands/index-build.ts';
 import { registerModelInfo } from './commands/model-info.ts';
 import { registerPretrain } from './commands/pretrain.ts';
 import { registerSearch } from './commands/search.ts';
+import { registerServe } from './commands/serve.ts';
 import { UserError } from './errors.ts';
 
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerEmbed(program);
   registerIndexBuild(program);
   registerSearch(program);
+  registerServe(program);
   return program;
 }
 
