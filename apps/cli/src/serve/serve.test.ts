@@ -21,7 +21,7 @@ let main: RunningServer;
 const mainLog: string[] = [];
 
 beforeAll(async () => {
-  fx = await buildFixture();
+  fx = await buildFixture(16, 8);
   main = await startServer({
     model: STORIES,
     recipe: 'flag',
@@ -87,7 +87,7 @@ describe('llara serve', () => {
     const groups: number[][] = [];
     for (let start = 0, size = 1; start < fx.docs.length; start += size, size = (size % 7) + 1)
       groups.push(Array.from({ length: Math.min(size, fx.docs.length - start) }, (_, j) => start + j));
-    groups.push([3, 17, 3, 0]);
+    groups.push([3, 15, 3, 0]);
     const qgroups = [[0], [1, 2, 3], [7, 6, 5, 4], [2]];
     const answers = await Promise.all([
       ...groups.map((g, n) =>
