@@ -30,7 +30,7 @@ function fakeBatcher(options: Partial<BatcherOptions> = {}) {
 }
 
 describe('Batcher', () => {
-  it('runs what arrives together longest first, within the token budget and the sequence count', async () => {
+  it('runs the oldest row with the rows nearest its length, within the token budget and the count', async () => {
     const { batcher, batches } = fakeBatcher();
     const a = batcher.submit([layout(3), layout(17)]);
     const b = batcher.submit([layout(9), layout(1), layout(2), layout(30, 5)]);
@@ -39,20 +39,32 @@ describe('Batcher', () => {
       [17, 17],
     ]);
     expect((await b).map((r) => r[0])).toEqual([9, 1, 2, 30]);
-    // Padded to 8: 30 -> 32, so 64 / 32 = 2 rows; then 9 -> 16, so 4 rows (the count limit), equal
-    // padded lengths in arrival order.
+    // Padded to 8: the oldest (3 -> 8) takes 1 and 2 (8) and 9 (16): 4 rows (the count limit) x 16 =
+    // 64 tokens; then 17 (24) takes 30 (32): 2 x 32 = 64.
     expect(batches).toEqual([
-      [30, 17],
       [9, 3, 1, 2],
+      [30, 17],
     ]);
+  });
+
+  it('never lets a short row wait behind longer rows that arrived after it', async () => {
+    const { batcher, batches, hold } = fakeBatcher({ maxBatchTokens: 32 });
+    const open = hold();
+    const first = batcher.submit([layout(30)]);
+    await new Promise((r) => setTimeout(r, 0));
+    const short = batcher.submit([layout(2)]);
+    const longer = [batcher.submit([layout(31)]), batcher.submit([layout(29)])];
+    open();
+    await Promise.all([first, short, ...longer]);
+    expect(batches).toEqual([[30], [2], [31], [29]]);
   });
 
   it('in equal-length mode batches only rows of the same padded length; in single mode one row', async () => {
     const eq = fakeBatcher({ mode: 'equal-length' });
     await eq.batcher.submit([layout(3), layout(5), layout(12), layout(9), layout(1)]);
     expect(eq.batches).toEqual([
-      [12, 9],
       [3, 5, 1],
+      [12, 9],
     ]);
     const one = fakeBatcher({ mode: 'single' });
     await one.batcher.submit([layout(3), layout(5)]);

@@ -1,7 +1,9 @@
 /**
- * Dynamic batching: sequences from concurrent requests wait here and run together, longest first, up
- * to a padded-token budget and a sequence count, one forward pass at a time (the GPU is serial anyway,
- * and requests that arrive while a pass runs form the next batch, as text-embeddings-inference does).
+ * Dynamic batching: sequences from concurrent requests wait here and run together, one forward pass
+ * at a time (the GPU is serial anyway, and requests that arrive while a pass runs form the next batch,
+ * as text-embeddings-inference does). A batch is the oldest waiting sequence plus those nearest to it in
+ * length (sorted by length, so little padding), up to a padded-token budget and a sequence count;
+ * anchoring on the oldest keeps short queries from waiting behind a stream of long passages.
  *
  * A row's embedding must not depend on what it was batched with. How far that holds is the device's
  * business (padding and batch size change tile boundaries in some kernels), so the server measures it
@@ -124,7 +126,10 @@ export class Batcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** The next batch: longest first, within the budget and the mode (see the file comment). */
+  /**
+   * The next batch: the oldest waiting row (so no row waits behind a stream of others), then the rows
+   * nearest to it in length (little padding), within the budget and the mode (see the file comment).
+   */
   private take(): Job[] {
     this.pending = this.pending.filter((j) => {
       if (!j.signal?.aborted) return true;
@@ -132,14 +137,29 @@ export class Batcher {
       return false;
     });
     if (this.pending.length === 0) return [];
-    this.pending.sort((a, b) => b.padded - a.padded || a.seq - b.seq);
     const { maxBatchTokens, maxBatchRequests, mode } = this.options;
-    const T = this.pending[0].padded;
-    const limit =
-      mode === 'single' ? 1 : Math.max(1, Math.min(maxBatchRequests, Math.floor(maxBatchTokens / T)));
-    let n = 1;
-    while (n < limit && n < this.pending.length && (mode === 'mixed' || this.pending[n].padded === T)) n++;
-    return this.pending.splice(0, n);
+    // `pending` stays in arrival order, so the oldest row is the first.
+    const anchor = this.pending[0];
+    const batch = [anchor];
+    if (mode !== 'single') {
+      const near = this.pending
+        .slice(1)
+        .filter((j) => mode === 'mixed' || j.padded === anchor.padded)
+        .sort(
+          (a, b) => Math.abs(a.padded - anchor.padded) - Math.abs(b.padded - anchor.padded) || a.seq - b.seq,
+        );
+      let T = anchor.padded;
+      for (const j of near) {
+        if (batch.length >= maxBatchRequests) break;
+        const t = Math.max(T, j.padded);
+        if ((batch.length + 1) * t > maxBatchTokens) continue;
+        batch.push(j);
+        T = t;
+      }
+    }
+    const taken = new Set(batch);
+    this.pending = this.pending.filter((j) => !taken.has(j));
+    return batch.sort((a, b) => b.padded - a.padded || a.seq - b.seq);
   }
 
   private async pump(): Promise<void> {

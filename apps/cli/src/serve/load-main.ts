@@ -5,7 +5,7 @@
  * table of throughput, p50/p99 latency and memory, plus the JSON.
  *
  * Flags: --requests N (400) --concurrency N (16) --docs N (100) --queries N (40) --time-cap S (900)
- *        --max-len N (128) --batch N (32: the batching-on --max-batch-requests)
+ *        --max-len N (128) --batch N[,N...] (32: the batching-on --max-batch-requests values)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -115,10 +115,13 @@ async function withServer(batch: number): Promise<LoadReport> {
 const mb = (b: number) => (b / 2 ** 20).toFixed(1);
 const rows: string[] = [];
 const reports: Record<string, LoadReport> = {};
-for (const [name, batch] of [
-  ['on', n('batch')],
-  ['off', 1],
-] as const) {
+const configs: [string, number][] = [
+  ...String(a.batch)
+    .split(',')
+    .map((b): [string, number] => [`on (${b})`, Number(b)]),
+  ['off (1)', 1],
+];
+for (const [name, batch] of configs) {
   process.stderr.write(
     `batching ${name} (--max-batch-requests ${batch}): ${a.requests} requests, ${a.concurrency} clients\n`,
   );
@@ -126,7 +129,7 @@ for (const [name, batch] of [
   reports[name] = r;
   const ok = Object.values(r.perKind).reduce((s, k) => s + k.ok, 0);
   rows.push(
-    `| ${name} (${batch}) | ${r.requests} | ${ok} | ${r.failures.length} | ${r.requestsPerSecond.toFixed(2)} | ${r.inputsPerSecond.toFixed(2)} | ${r.p50Ms.toFixed(0)} | ${r.p99Ms.toFixed(0)} | ${mb(r.memoryBefore.rssBytes)} -> ${mb(r.memoryAfter.rssBytes)} | ${mb(r.memoryBefore.heapUsedBytes)} -> ${mb(r.memoryAfter.heapUsedBytes)} | ${mb(r.memoryBefore.gpuInUseBytes)} -> ${mb(r.memoryAfter.gpuInUseBytes)} / ${mb(r.memoryBefore.gpuAllocatedBytes)} -> ${mb(r.memoryAfter.gpuAllocatedBytes)} |`,
+    `| ${name} | ${r.requests} | ${ok} | ${r.failures.length} | ${r.requestsPerSecond.toFixed(2)} | ${r.inputsPerSecond.toFixed(2)} | ${r.p50Ms.toFixed(0)} | ${r.p99Ms.toFixed(0)} | ${mb(r.memoryBefore.rssBytes)} -> ${mb(r.memoryAfter.rssBytes)} | ${mb(r.memoryBefore.heapUsedBytes)} -> ${mb(r.memoryAfter.heapUsedBytes)} | ${mb(r.memoryBefore.gpuInUseBytes)} -> ${mb(r.memoryAfter.gpuInUseBytes)} / ${mb(r.memoryBefore.gpuAllocatedBytes)} -> ${mb(r.memoryAfter.gpuAllocatedBytes)} |`,
   );
   for (const f of r.failures) process.stderr.write(`  wrong: ${f}\n`);
 }

@@ -38,6 +38,7 @@ export interface MemorySample {
   heapUsedBytes: number;
   gpuInUseBytes: number;
   gpuAllocatedBytes: number;
+  gpuPeakInUseBytes: number;
 }
 
 export interface LoadReport {
@@ -88,6 +89,7 @@ export async function memory(url: string, apiKey?: string): Promise<MemorySample
     heapUsedBytes: metric(m, 'llara_nodejs_heap_size_used_bytes'),
     gpuInUseBytes: metric(m, 'llara_gpu_pool_in_use_bytes'),
     gpuAllocatedBytes: metric(m, 'llara_gpu_pool_allocated_bytes'),
+    gpuPeakInUseBytes: metric(m, 'llara_gpu_pool_peak_in_use_bytes'),
   };
 }
 

@@ -52,6 +52,9 @@ function check(r: LoadReport): void {
   for (const [kind, { sent, ok }] of Object.entries(r.perKind)) expect(ok, kind).toBe(sent);
   expect(r.perKind.passage.sent + r.perKind.query.sent).toBeGreaterThan(0);
   expect(r.memoryAfter.gpuInUseBytes).toBe(r.memoryBefore.gpuInUseBytes);
+  // Free pool buffers are trimmed past the largest batch's working set (engine.ts).
+  const m = r.memoryAfter;
+  expect(m.gpuAllocatedBytes).toBeLessThanOrEqual(m.gpuInUseBytes + 2 * m.gpuPeakInUseBytes);
   // Heap and RSS are printed, not asserted: when V8 collects is not the server's to decide.
   console.log(
     JSON.stringify({

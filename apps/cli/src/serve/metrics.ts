@@ -105,6 +105,11 @@ export class ServeMetrics {
       'GPU buffer-pool bytes allocated (in use or free).',
       'allocatedBytes',
     );
+    poolGauge(
+      'llara_gpu_pool_peak_in_use_bytes',
+      'Most GPU buffer-pool bytes in use at once.',
+      'peakInUseBytes',
+    );
   }
 
   batch(b: BatchStats): void {

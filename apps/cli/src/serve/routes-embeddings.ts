@@ -7,7 +7,9 @@
  *   -d '{"input": ["what is a wing?"], "input_type": "query"}'
  * # {"object":"list","data":[{"object":"embedding","index":0,"embedding":[...]}],"model":"stories260K","usage":{"prompt_tokens":42,"total_tokens":42}}
  * ```
- * `prompt_tokens` counts the tokens that ran, the recipe's prompt included.
+ * `prompt_tokens` counts the tokens that ran, the recipe's prompt included. A passage may also be
+ * `{"title", "text"}` (the recipe's passage prompt has a title slot, as `llara embed` rows do); `model`
+ * is accepted and ignored (one model is served), `dimensions` must be the model's.
  */
 import type { Passage, Role } from '@llara/trainer';
 import type { FastifyInstance } from 'fastify';
