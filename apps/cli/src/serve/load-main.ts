@@ -6,6 +6,7 @@
  *
  * Flags: --requests N (400) --concurrency N (16) --docs N (100) --queries N (40) --time-cap S (900)
  *        --max-len N (128) --batch N[,N...] (32: the batching-on --max-batch-requests values)
+ *        --rounds N (1: load rounds per server, each reporting memory before and after)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ const { values: a } = parseArgs({
     'time-cap': { type: 'string', default: '900' },
     'max-len': { type: 'string', default: '128' },
     batch: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const n = (k: keyof typeof a) => Number(a[k]);
@@ -59,7 +61,7 @@ cli([
 const MAX_INPUTS = 32;
 const MAX_CHARS = 20000;
 
-async function withServer(batch: number): Promise<LoadReport> {
+async function withServer(batch: number): Promise<LoadReport[]> {
   const child = spawn(
     process.execPath,
     [
@@ -90,21 +92,28 @@ async function withServer(batch: number): Promise<LoadReport> {
     });
     exited.then(() => reject(new Error(`llara serve exited before listening:\n${err}`)));
   });
+  const reports: LoadReport[] = [];
   try {
-    return await runLoad({
-      url,
-      requests: n('requests'),
-      concurrency: n('concurrency'),
-      timeCapMs: n('time-cap') * 1000,
-      passages: docs.map((l) => {
-        const d = JSON.parse(l);
-        return { title: d.title, text: d.text };
-      }),
-      queries,
-      maxInputs: MAX_INPUTS,
-      maxInputChars: MAX_CHARS,
-      search: true,
-    });
+    // Later rounds on the same server show whether memory keeps growing or has settled.
+    for (let round = 0; round < n('rounds'); round++)
+      reports.push(
+        await runLoad({
+          url,
+          requests: n('requests'),
+          concurrency: n('concurrency'),
+          timeCapMs: n('time-cap') * 1000,
+          passages: docs.map((l) => {
+            const d = JSON.parse(l);
+            return { title: d.title, text: d.text };
+          }),
+          queries,
+          maxInputs: MAX_INPUTS,
+          maxInputChars: MAX_CHARS,
+          search: true,
+          seed: round + 1,
+        }),
+      );
+    return reports;
   } finally {
     child.kill('SIGTERM');
     const code = await exited;
@@ -125,21 +134,22 @@ for (const [name, batch] of configs) {
   process.stderr.write(
     `batching ${name} (--max-batch-requests ${batch}): ${a.requests} requests, ${a.concurrency} clients\n`,
   );
-  const r = await withServer(batch);
-  reports[name] = r;
-  const ok = Object.values(r.perKind).reduce((s, k) => s + k.ok, 0);
-  rows.push(
-    `| ${name} | ${r.requests} | ${ok} | ${r.failures.length} | ${r.requestsPerSecond.toFixed(2)} | ${r.inputsPerSecond.toFixed(2)} | ${r.p50Ms.toFixed(0)} | ${r.p99Ms.toFixed(0)} | ${mb(r.memoryBefore.rssBytes)} -> ${mb(r.memoryAfter.rssBytes)} | ${mb(r.memoryBefore.heapUsedBytes)} -> ${mb(r.memoryAfter.heapUsedBytes)} | ${mb(r.memoryBefore.gpuInUseBytes)} -> ${mb(r.memoryAfter.gpuInUseBytes)} / ${mb(r.memoryBefore.gpuAllocatedBytes)} -> ${mb(r.memoryAfter.gpuAllocatedBytes)} |`,
-  );
-  for (const f of r.failures) process.stderr.write(`  wrong: ${f}\n`);
+  for (const [round, r] of (await withServer(batch)).entries()) {
+    reports[`${name} round ${round + 1}`] = r;
+    const ok = Object.values(r.perKind).reduce((s, k) => s + k.ok, 0);
+    rows.push(
+      `| ${name} | ${round + 1} | ${r.requests} | ${ok} | ${r.failures.length} | ${r.requestsPerSecond.toFixed(2)} | ${r.inputsPerSecond.toFixed(2)} | ${r.p50Ms.toFixed(0)} | ${r.p99Ms.toFixed(0)} | ${mb(r.memoryBefore.rssBytes)} -> ${mb(r.memoryAfter.rssBytes)} | ${mb(r.memoryBefore.heapUsedBytes)} -> ${mb(r.memoryAfter.heapUsedBytes)} | ${mb(r.memoryBefore.gpuInUseBytes)} -> ${mb(r.memoryAfter.gpuInUseBytes)} / ${mb(r.memoryBefore.gpuAllocatedBytes)} -> ${mb(r.memoryAfter.gpuAllocatedBytes)} |`,
+    );
+    for (const f of r.failures) process.stderr.write(`  wrong: ${f}\n`);
+  }
 }
 console.log(
   `${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${docs.length} documents, ${queries.length} queries, --max-len ${maxLen}\n`,
 );
 console.log(
-  '| batching (--max-batch-requests) | requests | right | wrong | requests/s | inputs/s | p50 ms | p99 ms | RSS MiB | heap MiB | GPU pool in use / allocated MiB |',
+  '| batching (--max-batch-requests) | round | requests | right | wrong | requests/s | inputs/s | p50 ms | p99 ms | RSS MiB | heap MiB | GPU pool in use / allocated MiB |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(r);
 console.log(`\n${JSON.stringify(reports)}`);
 process.exitCode = Object.values(reports).some((r) => r.failures.length > 0) ? 1 : 0;
