@@ -116,8 +116,10 @@ describe('llara serve', () => {
       });
     }
     const m = (await call(main.url, 'GET', '/metrics')).text;
-    // Fewer passes than requests: concurrent requests shared forward passes.
-    expect(metric(m, 'llara_batch_size_count') - before).toBeLessThan(answers.length);
+    // Fewer passes than requests: concurrent requests shared forward passes (unless this device's
+    // probe allowed one row per pass only).
+    if (main.engine.mode !== 'single')
+      expect(metric(m, 'llara_batch_size_count') - before).toBeLessThan(answers.length);
     expect(m).toMatch(/llara_request_duration_seconds_bucket\{le="[\d.]+",route="\/v1\/embeddings"\}/);
     expect(metric(m, 'llara_embedded_tokens_total')).toBeGreaterThan(0);
   });
@@ -307,7 +309,7 @@ describe('llara serve under pressure (IVF index, API key, --log-inputs)', () => 
       port: 0,
       apiKey: key,
       logInputs: true,
-      limits: { ...TEST_LIMITS, maxConcurrentRequests: 2, requestTimeoutMs: 1500 },
+      limits: { ...TEST_LIMITS, maxConcurrentRequests: 2, requestTimeoutMs: 3000 },
       log: (l) => log.push(l),
     });
   });
@@ -381,7 +383,7 @@ describe('llara serve under pressure (IVF index, API key, --log-inputs)', () => 
     const slow = await first;
     expect(slow.status).toBe(503);
     expect(slow.headers.get('retry-after')).toBe('1');
-    expect(slow.json.error.message).toMatch(/longer than 1500 ms \(--request-timeout\)/);
+    expect(slow.json.error.message).toMatch(/longer than 3000 ms \(--request-timeout\)/);
     g.open();
     await s.engine.batcher.idle();
     // The departed client's input never reached the GPU, and the server serves the next one.
