@@ -113,6 +113,17 @@ async function openIndex(
   return { dir, index, texts: await readTexts(dir) };
 }
 
+/** A `--max-len` too short for the recipe's prompts is a one-sentence user error, before serving. */
+function checkMaxLen(embedder: Embedder): void {
+  for (const role of ['query', 'passage'] as const) {
+    try {
+      embedder.layout(role === 'query' ? '' : { text: '' }, role);
+    } catch (e) {
+      throw new UserError((e as Error).message.replace(/^Max length/, '--max-len'));
+    }
+  }
+}
+
 export class Engine {
   state: EngineState = 'loading';
   /** How the batcher may mix rows (measured at load, see probe.ts). */
@@ -182,6 +193,7 @@ export class Engine {
     });
     try {
       const embedder = embedderFor(loaded, o.limits.maxLen, o.limits.maxBatchRequests);
+      checkMaxLen(embedder);
       const mode = o.batching ?? (o.limits.maxBatchRequests > 1 ? await probeBatching(embedder) : 'single');
       if (this.state === 'closed') {
         loaded.close();

@@ -271,7 +271,7 @@ describe('llara serve', () => {
     for (const host of ['127.0.0.1', 'localhost', '::1']) expect(exposureWarning(host, undefined)).toBeNull();
   });
 
-  it('refuses an index of another model`s dimensions at start, in one sentence', async () => {
+  it('refuses an index of another model`s dimensions, or limits that cannot work, at start in one sentence', async () => {
     const npy = join(fx.dir, 'other.npy');
     await writeNpy(npy, { dtype: 'f4', shape: [3, 32], data: new Float32Array(96).fill(0.1) });
     const other = join(fx.dir, 'other-index');
@@ -286,6 +286,11 @@ describe('llara serve', () => {
     const flags = await runCli(['serve', '--max-len', '512', '--max-batch-tokens', '256', '--port', '0']);
     expect(flags.code).toBe(1);
     expect(flags.err).toMatch(/--max-batch-tokens 256 is below --max-len 512/);
+    const short = await runCli(['serve', '--model', STORIES, '--max-len', '16', '--port', '0']);
+    expect(short.code).toBe(1);
+    expect(short.err.trim()).toMatch(
+      /^llara: --max-len 16 leaves no room for the query text: the flag prompt alone takes \d+ tokens\.$/,
+    );
   });
 });
 
