@@ -15,6 +15,7 @@ import { registerIndexBuild } from './commands/index-build.ts';
 import { registerModelInfo } from './commands/model-info.ts';
 import { registerPretrain } from './commands/pretrain.ts';
 import { registerSearch } from './commands/search.ts';
+import { registerServe } from './commands/serve.ts';
 import { Interrupted, UserError } from './errors.ts';
 
 export function buildProgram(): Command {
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerEmbed(program);
   registerIndexBuild(program);
   registerSearch(program);
+  registerServe(program);
   pointToHelp(program, 'llara');
   return program;
 }
