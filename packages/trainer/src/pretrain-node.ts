@@ -32,6 +32,7 @@ import { chunksToPretrainRows, chunkText, parsePretrainJsonl } from './data.ts';
 import type { PretrainRow, TokenizerLike } from './layout.ts';
 import { lineChartSvg } from './loss-curve-svg.ts';
 import { formatMetricsLine, type MetricsLine, parseMetricsLog } from './metrics-log.ts';
+import { pretrainRunConfig, RESUME_KEYS } from './pretrain-state.ts';
 import { type PretrainConfig, Pretrainer } from './pretrainer.ts';
 import { checkResumeKind, checkResumeLora, newRunId, openRunFolder, RunFolderError } from './run-folder.ts';
 import { readUtf8File, TextFileError } from './text-file.ts';
@@ -85,19 +86,7 @@ export async function runPretrain(
     log: o.log,
   });
   const logFile = o.log ?? join(o.out, 'metrics.jsonl');
-  const runConfig = {
-    recipe: o.recipe.name,
-    maxLen: o.maxLen,
-    batch: o.batch,
-    gradAccum: o.gradAccum,
-    steps: o.steps,
-    schedule: o.schedule,
-    adamw: o.adamw,
-    seed: o.seed,
-    ar: o.ar,
-    removeStopWords: o.removeStopWords,
-    rows: rows.length,
-  };
+  const runConfig = pretrainRunConfig(o, rows.length);
   const last = o.resume ? await latestCheckpoint(o.out) : null;
   const restored = last ? await readCheckpoint(last) : null;
   if (restored) checkResumeKind(restored.dir, restored.state, 'pretrain');
@@ -115,10 +104,10 @@ export async function runPretrain(
   let lines: MetricsLine[] = [];
   if (restored) {
     const saved = restored.state.config as Record<string, unknown>;
-    for (const key of ['recipe', 'batch', 'gradAccum', 'seed', 'rows', 'maxLen']) {
-      if (JSON.stringify(saved[key]) !== JSON.stringify((runConfig as Record<string, unknown>)[key])) {
+    for (const key of RESUME_KEYS) {
+      if (JSON.stringify(saved[key]) !== JSON.stringify(runConfig[key])) {
         throw new RunFolderError(
-          `Cannot resume from ${restored.dir}: it was trained with ${key} = ${JSON.stringify(saved[key])}, not ${JSON.stringify((runConfig as Record<string, unknown>)[key])}.`,
+          `Cannot resume from ${restored.dir}: it was trained with ${key} = ${JSON.stringify(saved[key])}, not ${JSON.stringify(runConfig[key])}.`,
         );
       }
     }

@@ -1,21 +1,15 @@
-/**
- * `llara search`: one query against a saved index. The query is embedded with the recipe's query
- * prompt, then searched exactly: on the GPU (`GpuFlatIndex`) when the device takes the index, else on
- * the CPU (`FlatIndex`); both return the same ids and scores.
- */
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { type FlatIndex, GpuFlatIndex, IvfIndex, type SearchHit } from '@llara/index';
 import { loadIndex } from '@llara/index/node';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
+import { readIndexTexts } from '../index-texts.ts';
 import { checkMaxLen } from '../max-len.ts';
 import { loadModel, openModelOrFail } from '../model-loader.ts';
 import { defaultModelDir } from '../paths.ts';
 import { embedderFor } from './embed.ts';
-import { EMBEDDER_FILE, type EmbedderInfo, TEXTS_FILE } from './index-build.ts';
+import { EMBEDDER_FILE, type EmbedderInfo } from './index-build.ts';
 import { intFlag } from './options.ts';
 
 export interface SearchResult {
@@ -24,40 +18,6 @@ export interface SearchResult {
   score: number;
   title?: string;
   text?: string;
-}
-
-/** Texts of `ids` from an index directory's texts.jsonl (null when it has none). */
-async function textsOf(
-  dir: string,
-  ids: readonly string[],
-): Promise<Map<string, { title?: string; text: string }> | null> {
-  const file = join(dir, TEXTS_FILE);
-  if (!(await stat(file).catch(() => null))) return null;
-  const wanted = new Set(ids);
-  const out = new Map<string, { title?: string; text: string }>();
-  const input = createReadStream(file, 'utf8');
-  let n = 0;
-  try {
-    for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
-      n++;
-      if (line.trim() === '') continue;
-      let row: { id?: unknown; title?: unknown; text?: unknown };
-      try {
-        row = JSON.parse(line);
-      } catch {
-        throw new UserError(`${file} line ${n} is not valid JSON.`);
-      }
-      if (typeof row.id !== 'string' || !wanted.has(row.id) || typeof row.text !== 'string') continue;
-      out.set(
-        row.id,
-        typeof row.title === 'string' ? { title: row.title, text: row.text } : { text: row.text },
-      );
-      if (out.size === wanted.size) break;
-    }
-  } finally {
-    input.destroy();
-  }
-  return out;
 }
 
 /** Exact search on the GPU when it takes the index, else on the CPU (same results either way). */
@@ -153,10 +113,7 @@ export function registerSearch(program: Command): void {
       } finally {
         loaded.close();
       }
-      const texts = await textsOf(
-        f.index,
-        hits.map((h) => h.id),
-      );
+      const texts = await readIndexTexts(f.index, new Set(hits.map((h) => h.id)));
       const results: SearchResult[] = hits.map((h, r) => ({
         rank: r + 1,
         id: h.id,

@@ -97,25 +97,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   };
 }
 
-interface ServeFlags {
-  model?: string;
-  adapter?: string;
-  recipe: string;
-  index?: string;
-  host: string;
-  port: number;
-  apiKey?: string;
-  logInputs?: boolean;
-  maxBatchTokens: number;
-  maxBatchRequests: number;
-  maxConcurrentRequests: number;
-  maxInputs: number;
-  maxInputChars: number;
-  maxLen: number;
-  maxBodyBytes: number;
-  maxK: number;
-  requestTimeout: number;
-}
+/** The command line: ServeOptions with the limits as flat flags (`--request-timeout` in ms). */
+type ServeFlags = Omit<ServeOptions, 'limits' | 'log'> &
+  Omit<ServeLimits, 'requestTimeoutMs'> & { requestTimeout: number };
 
 export function registerServe(program: Command): void {
   const d = DEFAULT_LIMITS;

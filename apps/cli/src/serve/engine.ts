@@ -1,24 +1,13 @@
-/**
- * What the service serves: one model loaded once (plus its embedder and batcher) and optionally one
- * index with its texts. It answers requests only while ready, and when the GPU device is lost it
- * fails what was queued with 503, loads the model again on a new device and is ready again.
- *
- * ```ts
- * const engine = await Engine.open({ recipe: 'flag', index: 'index/', limits: DEFAULT_LIMITS, log });
- * const [row] = await engine.embed([engine.layout('what is a wing?', 'query', false)]);
- * ```
- */
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { DeviceLostError, type Gpu, type PoolStats } from '@llara/gpu';
 import { dot, type FlatIndex, IvfIndex, type SearchHit, TopK } from '@llara/index';
 import { loadIndex } from '@llara/index/node';
 import type { Embedder, Layout, Passage, Role } from '@llara/trainer';
 import { embedderFor } from '../commands/embed.ts';
-import { EMBEDDER_FILE, type EmbedderInfo, TEXTS_FILE } from '../commands/index-build.ts';
+import { EMBEDDER_FILE, type EmbedderInfo } from '../commands/index-build.ts';
 import { UserError } from '../errors.ts';
+import { readIndexTexts } from '../index-texts.ts';
 import { checkMaxLen } from '../max-len.ts';
 import { type LoadedModel, loadModel, openModelOrFail } from '../model-loader.ts';
 import { defaultModelDir } from '../paths.ts';
@@ -50,34 +39,6 @@ export interface ServedIndex {
 }
 
 const RELOAD_TRIES = 5;
-
-async function readTexts(dir: string): Promise<ServedIndex['texts']> {
-  const file = join(dir, TEXTS_FILE);
-  if (!(await stat(file).catch(() => null))) return null;
-  const out = new Map<string, { title?: string; text: string }>();
-  const input = createReadStream(file, 'utf8');
-  let n = 0;
-  try {
-    for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
-      n++;
-      if (line.trim() === '') continue;
-      let row: { id?: unknown; title?: unknown; text?: unknown };
-      try {
-        row = JSON.parse(line);
-      } catch {
-        throw new UserError(`${file} line ${n} is not valid JSON.`);
-      }
-      if (typeof row.id !== 'string' || typeof row.text !== 'string') continue;
-      out.set(
-        row.id,
-        typeof row.title === 'string' ? { title: row.title, text: row.text } : { text: row.text },
-      );
-    }
-  } finally {
-    input.destroy();
-  }
-  return out;
-}
 
 /** Loads an index directory and refuses one of another model's dimensions, in one sentence. */
 async function openIndex(
@@ -111,7 +72,7 @@ async function openIndex(
           `note: ${dir} was embedded with ${key} ${info[key] ?? '(none)'}, and this server uses ${now[key] ?? '(none)'}`,
         );
   }
-  return { dir, index, texts: await readTexts(dir) };
+  return { dir, index, texts: await readIndexTexts(dir) };
 }
 
 export class Engine {
