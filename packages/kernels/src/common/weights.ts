@@ -31,6 +31,8 @@ export function weightDefines(view: WeightView): Record<string, boolean> {
     W_F16: view === 'f16',
     W_F16_PACKED: view === 'f16-packed',
     W_BF16: view === 'bf16-packed',
+    // Kernels compiled without a weight view (elementwise ops sharing a source) get neither.
+    W_PLAIN: !isQuantFormat(view),
     W_QUANT: isQuantFormat(view),
     W_Q8: view === 'q8',
     W_Q4: view === 'q4',

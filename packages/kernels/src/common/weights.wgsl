@@ -27,7 +27,7 @@ fn wload(i: u32) -> f32 {
   return bitcast<f32>(select(v << 16u, v & 0xffff0000u, (i & 1u) == 1u));
 }
 #endif
-#if !W_QUANT
+#if W_PLAIN
 fn wloadRC(r: u32, c: u32, cols: u32) -> f32 { return wload(r * cols + c); }
 #endif
 #if W_QUANT
