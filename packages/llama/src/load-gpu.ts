@@ -139,10 +139,9 @@ export async function uploadModel(
     const split = uploadRowSplit(gpu, name, quant, [rows, cols], words);
     uploaded.push(...split.parts.map((p) => p.tensor));
     if (added === 0) return split;
-    // Added-token rows (the mean of the checkpoint's rows) stay f32, as a last part of the split.
-    const values = config.quantization
-      ? dequantizeMatrix(quant, words, rows, cols)
-      : tensorToFloat32(raw, `tensor ${name}`);
+    // Added-token rows stay f32, as a last part of the split: the mean of the rows as quantized, so a
+    // folder quantized by `llara export --quantize` loads to exactly the model quantizing on load gives.
+    const values = dequantizeMatrix(quant, words, rows, cols);
     const tail = appendMeanRows(values, rows, cols, added).subarray(rows * cols);
     const extra = gpu.tensor('f32', [added, cols], tail, { label: `${name}[added]`, pooled: false });
     uploaded.push(extra);

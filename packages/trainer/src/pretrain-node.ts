@@ -11,6 +11,7 @@
  */
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isQuantFormat } from '@llara/gpu';
 import {
   type LlamaConfig,
   type LlamaModel,
@@ -87,6 +88,8 @@ export async function runPretrain(
     ar: o.ar,
     removeStopWords: o.removeStopWords,
     rows: rows.length,
+    // The base's storage when quantized (QLoRA); absent otherwise, so older checkpoints still resume.
+    ...(isQuantFormat(model.weights.layers[0]?.q.dtype) ? { quantize: model.weights.layers[0].q.dtype } : {}),
   };
   const last = o.resume ? await latestCheckpoint(o.out) : null;
   const restored = last ? await readCheckpoint(last) : null;
@@ -97,7 +100,7 @@ export async function runPretrain(
   let lines: MetricsLine[] = [];
   if (restored) {
     const saved = restored.state.config as Record<string, unknown>;
-    for (const key of ['recipe', 'batch', 'gradAccum', 'seed', 'rows', 'maxLen']) {
+    for (const key of ['recipe', 'batch', 'gradAccum', 'seed', 'rows', 'maxLen', 'quantize']) {
       if (JSON.stringify(saved[key]) !== JSON.stringify((runConfig as Record<string, unknown>)[key])) {
         throw new Error(
           `Cannot resume from ${restored.dir}: it was trained with ${key} = ${JSON.stringify(saved[key])}, not ${JSON.stringify((runConfig as Record<string, unknown>)[key])}.`,

@@ -5,16 +5,19 @@
  * `--shard i/n` takes rows whose index % n == i, so n machines split one corpus and each writes its own
  * directory; `llara index build` reads them all.
  */
+
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { QuantFormat } from '@llara/gpu';
 import { MANIFEST_FILE, readManifest, ShardWriter, writeFileAtomic, writeNpy } from '@llara/index/node';
 import { Embedder, type Passage, type Role } from '@llara/trainer';
 import { type Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../errors.ts';
 import { type LoadedModel, loadModel } from '../model-loader.ts';
 import { progress } from '../progress.ts';
+import { quantizeOption } from '../quantize-option.ts';
 import { intFlag } from './options.ts';
 
 /** One corpus row: `{"text"}` or `{"title", "text"}`, with `_id`/`id` or else its line number as id. */
@@ -113,6 +116,8 @@ interface RunInfo {
   maxLen: number;
   shard: string | null;
   dims: number;
+  /** Absent for a full-precision base (so runs made before --quantize existed still resume). */
+  quantize?: QuantFormat;
 }
 
 const RUN_FILE = 'run.json';
@@ -125,6 +130,7 @@ const FLAG_OF: Record<string, string> = {
   maxLen: '--max-len',
   shard: '--shard',
   dims: '--model',
+  quantize: '--quantize',
 };
 
 /** Refuses to resume a directory made with other settings (a silent mix of two models is worse than an error). */
@@ -148,6 +154,7 @@ async function checkRunInfo(dir: string, info: RunInfo): Promise<void> {
 
 interface EmbedFlags {
   model?: string;
+  quantize?: QuantFormat;
   adapter?: string;
   recipe: string;
   role: string;
@@ -174,6 +181,7 @@ export function registerEmbed(program: Command): void {
     .option('--role <role>', 'query | passage (which prompt the recipe wraps the text in)', 'passage')
     .option('--model <dir>', 'HF LLaMA model folder (default: bundled stories260K)')
     .option('--adapter <dir>', 'PEFT LoRA adapter folder')
+    .addOption(quantizeOption())
     .option('--recipe <name>', 'flag | paper | repllama', 'flag')
     .option('--batch <n>', 'sequences per forward pass', intFlag('--batch', 1), 32)
     .option('--max-len <n>', 'longest sequence, prompt included', intFlag('--max-len', 8), 256)
@@ -192,7 +200,12 @@ export function registerEmbed(program: Command): void {
       if (f.role !== 'query' && f.role !== 'passage')
         throw new UserError(`--role must be query or passage, got "${f.role}".`);
       await requireFile(f.in, 'input file');
-      const loaded = await loadModel({ model: f.model, adapter: f.adapter, recipe: f.recipe });
+      const loaded = await loadModel({
+        model: f.model,
+        adapter: f.adapter,
+        recipe: f.recipe,
+        quantize: f.quantize,
+      });
       try {
         if (f.out.endsWith('.npy')) await embedToNpy(loaded, f, f.role);
         else await embedToShards(loaded, f, f.role);
@@ -244,6 +257,7 @@ async function embedToShards(loaded: LoadedModel, f: EmbedFlags, role: Role): Pr
     maxLen: f.maxLen,
     shard: f.shard ? `${f.shard.i}/${f.shard.n}` : null,
     dims,
+    ...(f.quantize ? { quantize: f.quantize } : {}),
   };
   const fail = (e: unknown): never => {
     throw new UserError((e as Error).message);

@@ -1,11 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { QuantFormat } from '@llara/gpu';
 import { evalRunFiles, loadBeir } from '@llara/index/node';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { bm25Row, evaluateModel, formatTable, type MetricsRow } from '../evaluation.ts';
 import { loadModel } from '../model-loader.ts';
 import { defaultBeirDir } from '../paths.ts';
+import { quantizeOption } from '../quantize-option.ts';
 import { intFlag } from './options.ts';
 
 export async function loadBeirOrFail(dir: string, split: string) {
@@ -28,6 +30,7 @@ export function registerEval(program: Command): void {
     )
     .option('--model <dir>', 'HF LLaMA model folder (default: bundled stories260K)')
     .option('--adapter <dir>', 'PEFT LoRA adapter folder')
+    .addOption(quantizeOption())
     .option('--recipe <name>', 'flag | paper | repllama', 'flag')
     .option('--split <name>', 'qrels split', 'test')
     .option('--max-len <n>', 'longest sequence, prompt included', intFlag('--max-len', 8), 256)
@@ -41,6 +44,7 @@ export function registerEval(program: Command): void {
       async (f: {
         beir?: string;
         model?: string;
+        quantize?: QuantFormat;
         adapter?: string;
         recipe: string;
         split: string;
@@ -50,7 +54,12 @@ export function registerEval(program: Command): void {
       }) => {
         const dir = f.beir ?? defaultBeirDir();
         const data = await loadBeirOrFail(dir, f.split);
-        const loaded = await loadModel({ model: f.model, adapter: f.adapter, recipe: f.recipe });
+        const loaded = await loadModel({
+          model: f.model,
+          adapter: f.adapter,
+          recipe: f.recipe,
+          quantize: f.quantize,
+        });
         let rows: MetricsRow[];
         try {
           const bm25 = bm25Row(data);

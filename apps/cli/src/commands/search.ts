@@ -3,16 +3,19 @@
  * prompt, then searched exactly: on the GPU (`GpuFlatIndex`) when the device takes the index, else on
  * the CPU (`FlatIndex`); both return the same ids and scores.
  */
+
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { QuantFormat } from '@llara/gpu';
 import { type FlatIndex, GpuFlatIndex, IvfIndex, type SearchHit } from '@llara/index';
 import { loadIndex } from '@llara/index/node';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { loadModel, openModelOrFail } from '../model-loader.ts';
 import { defaultModelDir } from '../paths.ts';
+import { quantizeOption } from '../quantize-option.ts';
 import { embedderFor } from './embed.ts';
 import { EMBEDDER_FILE, type EmbedderInfo, TEXTS_FILE } from './index-build.ts';
 import { intFlag } from './options.ts';
@@ -88,6 +91,7 @@ function oneLine(s: string, max: number): string {
 }
 
 interface SearchFlags {
+  quantize?: QuantFormat;
   index: string;
   model?: string;
   adapter?: string;
@@ -107,6 +111,7 @@ export function registerSearch(program: Command): void {
     .requiredOption('--index <dir>', 'index directory from `llara index build`')
     .option('--model <dir>', 'HF LLaMA model folder (default: bundled stories260K)')
     .option('--adapter <dir>', 'PEFT LoRA adapter folder')
+    .addOption(quantizeOption())
     .option('--recipe <name>', 'flag | paper | repllama', 'flag')
     .option('-k, --k <n>', 'how many hits', intFlag('-k', 1), 10)
     .option('--max-len <n>', 'longest query sequence, prompt included', intFlag('--max-len', 8), 256)
@@ -139,7 +144,13 @@ export function registerSearch(program: Command): void {
           `The index ${f.index} holds ${index.dims}-dimensional vectors but the model ${modelDir} embeds into ${opened.config.hiddenSize} dimensions; search with the model that built the index.`,
         );
       await warnOnOtherEmbedder(f, modelDir);
-      const loaded = await loadModel({ model: modelDir, adapter: f.adapter, recipe: f.recipe, quiet: true });
+      const loaded = await loadModel({
+        model: modelDir,
+        adapter: f.adapter,
+        recipe: f.recipe,
+        quiet: true,
+        quantize: f.quantize,
+      });
       let hits: SearchHit[];
       try {
         const q = await embedderFor(loaded, f.maxLen, 1).embed([query], 'query');
