@@ -3,13 +3,13 @@
  * as quantizing on load), `hidden --quantize` close to the full-precision model, `info --quantize`, and
  * each bad input as one sentence with exit code 1 and nothing written.
  */
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNpy } from '@llara/index/node';
 import { paddedCausalMask } from '@llara/kernels';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type LoadedModel, loadModel } from '../model-loader.ts';
-import { GOLDEN_ADAPTER, runCli, STORIES, tempDir } from './test-harness.ts';
+import { GOLDEN_ADAPTER, runCli, STORIES, tempDir, writeJsonl } from './test-harness.ts';
 
 async function hidden(loaded: LoadedModel, ids: number[]): Promise<Float32Array> {
   const T = ids.length;
@@ -124,5 +124,61 @@ describe('hidden and info with --quantize', () => {
     const info = async (extra: string[]) =>
       JSON.parse((await runCli(['info', '--model', STORIES, '--json', ...extra])).out).memory_forward_bytes;
     expect(await info(['--quantize', 'nf4'])).toBeLessThan(await info([]));
+  });
+});
+
+describe('QLoRA fine-tuning (finetune --quantize nf4)', () => {
+  it('trains with GradCache on a frozen nf4 base, resumes to the same adapter, refuses another base', async () => {
+    const dir = tempDir();
+    const data = writeJsonl(join(dir, 'train.jsonl'), [
+      { query: 'Where did Lily go?', pos: ['Lily went to the park.'], neg: ['The cat ate fish.'] },
+      { query: 'What did the cat eat?', pos: ['The cat ate fish.'], neg: ['The sun was hot.'] },
+      { query: 'Was the sun hot?', pos: ['The sun was hot.'], neg: ['Lily went to the park.'] },
+    ]);
+    const out = join(dir, 'run');
+    const args = [
+      'finetune',
+      '--model',
+      STORIES,
+      '--data',
+      data,
+      '--out',
+      out,
+      '--steps',
+      '2',
+      '--batch',
+      '2',
+      '--group',
+      '2',
+      '--query-max-len',
+      '48',
+      '--passage-max-len',
+      '48',
+      '--lora-r',
+      '4',
+      '--lr',
+      '1e-3',
+      '--grad-cache-chunk',
+      '2',
+      '--save-every',
+      '1',
+    ];
+    const first = await runCli([...args, '--quantize', 'nf4']);
+    expect(first.code, first.err).toBe(0);
+    const weights = join(out, 'adapter', 'adapter_model.safetensors');
+    const straight = readFileSync(weights);
+    // Lose the last step, then resume from checkpoint-1: the same adapter, byte for byte.
+    rmSync(join(out, 'checkpoint-2'), { recursive: true });
+    rmSync(join(out, 'adapter'), { recursive: true });
+    const resumed = await runCli([...args, '--quantize', 'nf4', '--resume']);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(readFileSync(weights).equals(straight)).toBe(true);
+    // Resuming on the full-precision base would continue another run: refused.
+    rmSync(join(out, 'checkpoint-2'), { recursive: true });
+    const other = await runCli([...args, '--resume']);
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(
+      /Cannot resume from .*checkpoint-1: it was trained with quantize = "nf4", not undefined\./,
+    );
   });
 });

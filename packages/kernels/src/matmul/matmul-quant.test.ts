@@ -75,9 +75,12 @@ async function check(gpu: Gpu, format: QuantFormat, variant: string, seed: numbe
 
 describe('matmul on quantized weights', () => {
   it('y = x W^T and dX = dY W match the reference on odd shapes (reg4x4, tiled), every device', async () => {
-    for (const { gpu } of gpus)
+    // reg4x4 on both devices; the tiled kernels (the same wloadRC into workgroup memory, a second
+    // pipeline per format that lavapipe compiles slowly) on the default-limits device only.
+    for (const [i, { gpu }] of gpus.entries())
       for (const format of QUANT_FORMATS)
-        for (const variant of ['reg4x4', 'tiled64']) await check(gpu, format, variant, 11);
+        for (const variant of i === 0 ? ['reg4x4'] : ['reg4x4', 'tiled64'])
+          await check(gpu, format, variant, 11);
   });
 
   it('picks a quantized-capable family by itself and names the view', () => {
