@@ -6,7 +6,7 @@
  * const loaded = await loadModel(gpu, { label: url, files: urlFiles(url), adapter: null }, true, getRecipe('flag'));
  * const embedder = new Embedder(loaded.model, loaded.tokenizer, loaded.recipe, { maxLen: 128, baseVocab: loaded.baseVocab });
  */
-import { formatBytes, type Gpu } from '@llara/gpu';
+import { formatBytes, type Gpu, type QuantFormat } from '@llara/gpu';
 import {
   type LlamaModel,
   type LlamaTokenizer,
@@ -41,6 +41,8 @@ export async function loadModel(
   useAdapter: boolean,
   recipe: Recipe,
   onProgress?: (fraction: number) => void,
+  /** Block-quantize the base as it streams from the files (docs/quantization.md). */
+  quantize?: QuantFormat,
 ): Promise<LoadedModel> {
   const opened = await openModel(source.files);
   const tokenizer = opened.tokenizer;
@@ -53,6 +55,7 @@ export async function loadModel(
   const total = opened.checkpoint.totalBytes;
   const model = await uploadModel(gpu, opened.config, opened.checkpoint, {
     addedTokens,
+    quantize,
     onProgress: (p) => onProgress?.(total > 0 ? p.loadedBytes / total : 1),
   });
   if (adapterWeights) {
@@ -74,7 +77,7 @@ export async function loadModel(
     addedTokens,
     adapter,
     describe: () =>
-      `${source.label}: ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${baseVocab}${addedTokens ? ` + ${addedTokens} ${recipe.name} tokens` : ''}, ${formatBytes(total)}${adapter ? `, LoRA adapter r=${adapterWeights!.config.r} from ${adapter}` : ', no adapter'}`,
+      `${source.label}: ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${baseVocab}${addedTokens ? ` + ${addedTokens} ${recipe.name} tokens` : ''}, ${formatBytes(total)}${quantize ? `, ${quantize} base` : ''}${adapter ? `, LoRA adapter r=${adapterWeights!.config.r} from ${adapter}` : ', no adapter'}`,
     destroy: () => model.destroy(),
   };
 }

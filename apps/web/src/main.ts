@@ -2,7 +2,7 @@
  * The demo page: pick a device, load a model, embed documents, search as you type. Every step reports
  * its time; every failure becomes one sentence in the page.
  */
-import type { Gpu } from '@llara/gpu';
+import { type Gpu, isQuantFormat } from '@llara/gpu';
 import { Embedder, getRecipe } from '@llara/trainer';
 import { connectGpu, deviceSummary, formatCapabilities } from './device.ts';
 import { DocumentSearch, type Hit } from './document-search.ts';
@@ -40,6 +40,7 @@ const ui = {
   device: byTestId('device'),
   loadDefault: byTestId<HTMLButtonElement>('load-default'),
   useAdapter: byTestId<HTMLInputElement>('use-adapter'),
+  quantize: byTestId<HTMLSelectElement>('quantize'),
   adapterNote: byTestId('adapter-note'),
   modelFolder: byTestId<HTMLInputElement>('model-folder'),
   openDirectory: byTestId<HTMLButtonElement>('open-directory'),
@@ -160,9 +161,17 @@ async function load(source: ModelSource): Promise<void> {
   resetModel();
   const t0 = performance.now();
   try {
-    state.loaded = await loadModel(gpu, source, ui.useAdapter.checked, recipe, (f) => {
-      ui.loadProgress.value = f;
-    });
+    const quantize = isQuantFormat(ui.quantize.value) ? ui.quantize.value : undefined;
+    state.loaded = await loadModel(
+      gpu,
+      source,
+      ui.useAdapter.checked,
+      recipe,
+      (f) => {
+        ui.loadProgress.value = f;
+      },
+      quantize,
+    );
   } catch (e) {
     ui.modelStatus.textContent = 'No model loaded.';
     throw e;
