@@ -25,6 +25,8 @@ export function parseIdsFile(text: string, file: string): number[][] {
   return v as number[][];
 }
 
+type HiddenFlags = { ids: string; out: string; model?: string; adapter?: string; quantize?: QuantFormat };
+
 export function registerHidden(program: Command): void {
   program
     .command('hidden')
@@ -40,57 +42,55 @@ export function registerHidden(program: Command): void {
       'after',
       '\nExample:\n  echo "[[1, 403, 407]]" > ids.json && pnpm llara hidden --ids ids.json --out hidden.npy',
     )
-    .action(
-      async (f: { ids: string; out: string; model?: string; adapter?: string; quantize?: QuantFormat }) => {
-        let text: string;
-        try {
-          text = await readFile(f.ids, 'utf8');
-        } catch {
-          throw new UserError(`The ids file ${f.ids} cannot be read (does it exist?).`);
-        }
-        const seqs = parseIdsFile(text, f.ids);
-        // `repllama` adds no tokens, so the model runs exactly as the checkpoint defines it.
-        const loaded = await loadModel({
-          model: f.model,
-          adapter: f.adapter,
-          recipe: 'repllama',
-          quantize: f.quantize,
+    .action(async (f: HiddenFlags) => {
+      let text: string;
+      try {
+        text = await readFile(f.ids, 'utf8');
+      } catch {
+        throw new UserError(`The ids file ${f.ids} cannot be read (does it exist?).`);
+      }
+      const seqs = parseIdsFile(text, f.ids);
+      // `repllama` adds no tokens, so the model runs exactly as the checkpoint defines it.
+      const loaded = await loadModel({
+        model: f.model,
+        adapter: f.adapter,
+        recipe: 'repllama',
+        quantize: f.quantize,
+      });
+      try {
+        const vocab = loaded.model.shape.vocabSize;
+        seqs.forEach((s, i) => {
+          const bad = s.find((id) => id < 0 || id >= vocab);
+          if (bad !== undefined)
+            throw new UserError(
+              `${f.ids}: sequence ${i} has token id ${bad}, outside the vocabulary 0..${vocab - 1}.`,
+            );
         });
-        try {
-          const vocab = loaded.model.shape.vocabSize;
-          seqs.forEach((s, i) => {
-            const bad = s.find((id) => id < 0 || id >= vocab);
-            if (bad !== undefined)
-              throw new UserError(
-                `${f.ids}: sequence ${i} has token id ${bad}, outside the vocabulary 0..${vocab - 1}.`,
-              );
+        const T = Math.max(...seqs.map((s) => s.length));
+        const H = loaded.model.shape.hiddenSize;
+        const ids = new Int32Array(seqs.length * T);
+        const positions = new Int32Array(seqs.length * T);
+        seqs.forEach((s, b) => {
+          s.forEach((id, t) => {
+            ids[b * T + t] = id;
+            positions[b * T + t] = t;
           });
-          const T = Math.max(...seqs.map((s) => s.length));
-          const H = loaded.model.shape.hiddenSize;
-          const ids = new Int32Array(seqs.length * T);
-          const positions = new Int32Array(seqs.length * T);
-          seqs.forEach((s, b) => {
-            s.forEach((id, t) => {
-              ids[b * T + t] = id;
-              positions[b * T + t] = t;
-            });
-          });
-          const mask = paddedCausalMask(
-            T,
-            seqs.map((s) => s.length),
-            'right',
-          );
-          const dev = loaded.model.upload({ ids, positions, mask });
-          const hidden = loaded.model.forward(dev);
-          const out = (await loaded.gpu.read(hidden)) as Float32Array;
-          for (const [b, s] of seqs.entries()) out.fill(0, (b * T + s.length) * H, (b + 1) * T * H);
-          hidden.release();
-          dev.release();
-          await writeNpy(f.out, { dtype: 'f4', shape: [seqs.length, T, H], data: out });
-          process.stderr.write(`wrote ${f.out}: [${seqs.length}, ${T}, ${H}] float32\n`);
-        } finally {
-          loaded.close();
-        }
-      },
-    );
+        });
+        const mask = paddedCausalMask(
+          T,
+          seqs.map((s) => s.length),
+          'right',
+        );
+        const dev = loaded.model.upload({ ids, positions, mask });
+        const hidden = loaded.model.forward(dev);
+        const out = (await loaded.gpu.read(hidden)) as Float32Array;
+        for (const [b, s] of seqs.entries()) out.fill(0, (b * T + s.length) * H, (b + 1) * T * H);
+        hidden.release();
+        dev.release();
+        await writeNpy(f.out, { dtype: 'f4', shape: [seqs.length, T, H], data: out });
+        process.stderr.write(`wrote ${f.out}: [${seqs.length}, ${T}, ${H}] float32\n`);
+      } finally {
+        loaded.close();
+      }
+    });
 }

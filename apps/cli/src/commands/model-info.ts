@@ -6,6 +6,8 @@ import { defaultModelDir } from '../paths.ts';
 import { quantizeOption } from '../quantize-option.ts';
 import { intFlag } from './options.ts';
 
+type InfoFlags = { model?: string; batch: number; maxLen: number; json?: boolean; quantize?: QuantFormat };
+
 export function registerModelInfo(program: Command): void {
   program
     .command('tokenize')
@@ -34,62 +36,54 @@ export function registerModelInfo(program: Command): void {
       'after',
       '\nExample:\n  pnpm llara info --model data/models/stories260K --batch 8 --max-len 512 --quantize nf4',
     )
-    .action(
-      async (f: {
-        model?: string;
-        batch: number;
-        maxLen: number;
-        json?: boolean;
-        quantize?: QuantFormat;
-      }) => {
-        const dir = f.model ?? defaultModelDir();
-        const opened = await openModelOrFail(dir);
-        checkQuantize(dir, opened, f.quantize);
-        const c = opened.config;
-        const dtypes = new Map<string, number>();
-        for (const info of opened.checkpoint.infos.values())
-          dtypes.set(info.dtype, (dtypes.get(info.dtype) ?? 0) + 1);
-        const weightDtype =
-          f.quantize ?? c.quantization ?? (dtypes.has('F16') ? 'f16' : dtypes.has('BF16') ? 'bf16' : 'f32');
-        const forward = estimateMemory(c, { weightDtype, batch: f.batch, seqLen: f.maxLen, mode: 'forward' });
-        const train = estimateMemory(c, {
-          weightDtype,
-          batch: f.batch,
-          seqLen: f.maxLen,
-          mode: 'train',
-          loraR: 64,
-          activationCheckpointing: true,
-        });
-        const info = {
-          model: dir,
-          parameters: parameterCount(c),
-          layers: c.numLayers,
-          hidden: c.hiddenSize,
-          intermediate: c.intermediateSize,
-          heads: c.numHeads,
-          kv_heads: c.numKvHeads,
-          head_dim: c.headDim,
-          vocab: c.vocabSize,
-          tied_embeddings: c.tieWordEmbeddings,
-          rope_theta: c.ropeTheta,
-          dtypes: Object.fromEntries(dtypes),
-          checkpoint_bytes: opened.checkpoint.totalBytes,
-          weights_on_gpu: weightDtype,
-          memory_forward_bytes: forward.total,
-          memory_train_lora64_bytes: train.total,
-        };
-        if (f.json) {
-          console.log(JSON.stringify(info, null, 2));
-          return;
-        }
-        console.log(
-          [
-            `model:       ${dir}`,
-            `parameters:  ${info.parameters.toLocaleString('en-US')} (${c.numLayers} layers, hidden ${c.hiddenSize}, MLP ${c.intermediateSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads of ${c.headDim}, vocab ${c.vocabSize}${c.tieWordEmbeddings ? ', tied head' : ''})`,
-            `dtypes:      ${[...dtypes].map(([d, n]) => `${d} x${n}`).join(', ')}; checkpoint ${formatBytes(info.checkpoint_bytes)}`,
-            `GPU memory:  forward ${formatBytes(forward.total)}, LoRA r64 training ${formatBytes(train.total)} (batch ${f.batch} x ${f.maxLen}, ${weightDtype} base weights ${formatBytes(forward.weights)})`,
-          ].join('\n'),
-        );
-      },
-    );
+    .action(async (f: InfoFlags) => {
+      const dir = f.model ?? defaultModelDir();
+      const opened = await openModelOrFail(dir);
+      checkQuantize(dir, opened, f.quantize);
+      const c = opened.config;
+      const dtypes = new Map<string, number>();
+      for (const info of opened.checkpoint.infos.values())
+        dtypes.set(info.dtype, (dtypes.get(info.dtype) ?? 0) + 1);
+      const stored = dtypes.has('F16') ? 'f16' : dtypes.has('BF16') ? 'bf16' : 'f32';
+      const weightDtype = f.quantize ?? c.quantization ?? stored;
+      const forward = estimateMemory(c, { weightDtype, batch: f.batch, seqLen: f.maxLen, mode: 'forward' });
+      const train = estimateMemory(c, {
+        weightDtype,
+        batch: f.batch,
+        seqLen: f.maxLen,
+        mode: 'train',
+        loraR: 64,
+        activationCheckpointing: true,
+      });
+      const info = {
+        model: dir,
+        parameters: parameterCount(c),
+        layers: c.numLayers,
+        hidden: c.hiddenSize,
+        intermediate: c.intermediateSize,
+        heads: c.numHeads,
+        kv_heads: c.numKvHeads,
+        head_dim: c.headDim,
+        vocab: c.vocabSize,
+        tied_embeddings: c.tieWordEmbeddings,
+        rope_theta: c.ropeTheta,
+        dtypes: Object.fromEntries(dtypes),
+        checkpoint_bytes: opened.checkpoint.totalBytes,
+        weights_on_gpu: weightDtype,
+        memory_forward_bytes: forward.total,
+        memory_train_lora64_bytes: train.total,
+      };
+      if (f.json) {
+        console.log(JSON.stringify(info, null, 2));
+        return;
+      }
+      console.log(
+        [
+          `model:       ${dir}`,
+          `parameters:  ${info.parameters.toLocaleString('en-US')} (${c.numLayers} layers, hidden ${c.hiddenSize}, MLP ${c.intermediateSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads of ${c.headDim}, vocab ${c.vocabSize}${c.tieWordEmbeddings ? ', tied head' : ''})`,
+          `dtypes:      ${[...dtypes].map(([d, n]) => `${d} x${n}`).join(', ')}; checkpoint ${formatBytes(info.checkpoint_bytes)}`,
+          `GPU memory:  forward ${formatBytes(forward.total)}, LoRA r64 training ${formatBytes(train.total)} (batch ${f.batch} x ${f.maxLen}, ${weightDtype} base weights ${formatBytes(forward.weights)})`,
+        ].join('\n'),
+      );
+    });
 }
