@@ -28,6 +28,7 @@ const KERNELS = [
   'cross_entropy',
   'dispatch_overhead',
   'matmul',
+  'matmul_quant',
   'rmsnorm',
   'rmsnorm_backward',
   'rope',

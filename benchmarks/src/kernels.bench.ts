@@ -38,6 +38,7 @@ import {
   swigluBackward,
   uploadMask,
 } from '@llara/kernels';
+import { QUANT_BENCH_DTYPES, quantMatmulOperands, quantMatmulShapes } from './quant-matmul.bench.ts';
 import { randomF16Bits, randomF32, randomIds } from './random-data.ts';
 import { devicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
 import { type BenchRow, errorMessage, type Failure, median } from './rows.ts';
@@ -731,6 +732,7 @@ export async function benchKernels(
       });
     }
   }
+  if (wanted('matmul_quant')) await quantMatmuls();
   if (wanted('dispatch_overhead')) await dispatchOverhead();
   if (wanted('matmul_tile')) await sweepTiles();
   return { rows, failures };
@@ -786,6 +788,35 @@ export async function benchKernels(
       rows.push(row);
       opts.onResult?.(row);
     });
+  }
+
+  /** `matmul_quant` rows (quant-matmul.bench.ts): f16 beside q8 / q4 / nf4 weights. */
+  async function quantMatmuls() {
+    for (const m of quantMatmulShapes(smoke, opts.quick)) {
+      const shape = matmulShape(m);
+      const keyOf = (d: string) => `matmul_quant|${shape}|nt|${d}`;
+      await group(QUANT_BENCH_DTYPES.map(keyOf), async (t) => {
+        const ops = quantMatmulOperands(gpu, m, seed++, t);
+        const gemv = m.M <= 8;
+        for (const d of QUANT_BENCH_DTYPES) {
+          const variant = ops.variant(d);
+          await measure(
+            {
+              name: 'matmul_quant',
+              key: keyOf(d),
+              variant,
+              shape,
+              dtype: d === 'f16' ? 'f16w' : `${d}w`,
+              roofline: gemv ? 'hbm' : variant.startsWith('subgroup-matrix') ? 'fp16-tensor' : 'fp32',
+              ...(gemv ? { bytes: ops.bytes(d) } : { flops: 2 * m.M * m.N * m.K }),
+              torch: [],
+              note: m.what,
+            },
+            (rec) => ops.record(rec, d),
+          );
+        }
+      });
+    }
   }
 
   /**

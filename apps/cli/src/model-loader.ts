@@ -2,7 +2,7 @@
  * Model folder (+ optional PEFT adapter) -> a model on the GPU ready for a recipe, with a progress bar
  * while weights stream in. Shared by every command that runs the model.
  */
-import { formatBytes, type Gpu } from '@llara/gpu';
+import { formatBytes, type Gpu, type QuantFormat } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { type LlamaModel, type LlamaTokenizer, LoraGpu, type OpenedModel, uploadModel } from '@llara/llama';
 import { openModelFolder, readAdapterFolder } from '@llara/llama/node';
@@ -31,6 +31,8 @@ export interface LoadOptions {
   recipe?: string;
   quiet?: boolean;
   gpu?: Gpu;
+  /** Block-quantize the base as it loads (`--quantize`). */
+  quantize?: QuantFormat;
 }
 
 export function recipeOrFail(name: string | undefined): Recipe {
@@ -52,6 +54,15 @@ export async function openModelOrFail(dir: string): Promise<OpenedModel> {
   }
 }
 
+/** `--quantize` on a folder that `llara export --quantize` already quantized is refused. */
+export function checkQuantize(dir: string, opened: OpenedModel, quantize: QuantFormat | undefined): void {
+  const q = opened.config.quantization;
+  if (quantize && q)
+    throw new UserError(
+      `${dir} is already ${q}-quantized (config.json's quantization block); drop --quantize ${quantize}.`,
+    );
+}
+
 export async function loadModel(opts: LoadOptions): Promise<LoadedModel> {
   const recipe = recipeOrFail(opts.recipe);
   const dir = opts.model ?? defaultModelDir();
@@ -59,12 +70,14 @@ export async function loadModel(opts: LoadOptions): Promise<LoadedModel> {
   const tokenizer = opened.tokenizer!;
   const base = opened.config.vocabSize;
   const added = specialTokensToAppend(recipe, tokenizer);
+  checkQuantize(dir, opened, opts.quantize);
   const gpu = opts.gpu ?? (await requestNodeGpu());
   const bar = opts.quiet ? null : progress('loading weights', opened.checkpoint.totalBytes, 'bytes');
   let model: LlamaModel;
   try {
     model = await uploadModel(gpu, opened.config, opened.checkpoint, {
       addedTokens: added,
+      quantize: opts.quantize,
       onProgress: (p) => bar?.update(p.loadedBytes),
     });
   } catch (e) {
@@ -87,7 +100,7 @@ export async function loadModel(opts: LoadOptions): Promise<LoadedModel> {
   }
   if (!opts.quiet) {
     process.stderr.write(
-      `model ${dir}: ${opened.config.numLayers} layers, hidden ${opened.config.hiddenSize}, vocab ${base}${added ? ` + ${added} ${recipe.name} tokens` : ''}, ${formatBytes(opened.checkpoint.totalBytes)} on ${gpu.caps.adapter.device || gpu.caps.adapter.description}\n`,
+      `model ${dir}: ${opened.config.numLayers} layers, hidden ${opened.config.hiddenSize}, vocab ${base}${added ? ` + ${added} ${recipe.name} tokens` : ''}${opts.quantize || opened.config.quantization ? `, ${opts.quantize ?? opened.config.quantization} base` : ''}, ${formatBytes(opened.checkpoint.totalBytes)} on ${gpu.caps.adapter.device || gpu.caps.adapter.description}\n`,
     );
   }
   return {

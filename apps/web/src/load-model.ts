@@ -11,7 +11,7 @@
  * const loaded = await uploadModel(gpu, prepared, true);
  * const embedder = new Embedder(loaded.model, loaded.tokenizer, loaded.recipe, { maxLen: 128, baseVocab: loaded.baseVocab });
  */
-import { formatBytes, type Gpu } from '@llara/gpu';
+import { formatBytes, type Gpu, type QuantFormat } from '@llara/gpu';
 import {
   ADAPTER_CONFIG_FILE,
   describeFile,
@@ -92,17 +92,20 @@ async function checkJsonFiles(files: ModelFiles, names: readonly string[]): Prom
   }
 }
 
-/** Uploads a prepared model's weights (and its adapter when `applyAdapter`) to `gpu`. */
+/** Uploads a prepared model's weights (and its adapter when `applyAdapter`) to `gpu`, quantized if asked. */
 export async function uploadModel(
   gpu: Gpu,
   prepared: PreparedModel,
   applyAdapter: boolean,
   onProgress?: (fraction: number) => void,
+  /** Block-quantize the base as it streams from the files (docs/quantization.md). */
+  quantize?: QuantFormat,
 ): Promise<LoadedModel> {
   const { opened, adapter } = prepared;
   const total = opened.checkpoint.totalBytes;
   const model = await uploadWeights(gpu, opened.config, opened.checkpoint, {
     addedTokens: prepared.addedTokens,
+    quantize,
     onProgress: (p) => onProgress?.(total > 0 ? p.loadedBytes / total : 1),
   });
   const setAdapter = (apply: boolean) => {
@@ -128,7 +131,7 @@ export async function uploadModel(
     },
     setAdapter,
     describe: () =>
-      `${prepared.label}: ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${prepared.baseVocab}${prepared.addedTokens ? ` + ${prepared.addedTokens} ${prepared.recipe.name} tokens` : ''}, ${formatBytes(total)}${adapter ? `, LoRA adapter r=${adapter.weights.config.r} from ${adapter.location}${model.lora ? '' : ' (not applied)'}` : ', no adapter'}`,
+      `${prepared.label}: ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${prepared.baseVocab}${prepared.addedTokens ? ` + ${prepared.addedTokens} ${prepared.recipe.name} tokens` : ''}, ${formatBytes(total)}${quantize ? `, ${quantize} base` : ''}${adapter ? `, LoRA adapter r=${adapter.weights.config.r} from ${adapter.location}${model.lora ? '' : ' (not applied)'}` : ', no adapter'}`,
     destroy: () => model.destroy(),
   };
 }

@@ -4,6 +4,7 @@
  * when the documents, the model or the adapter change, page-render.ts's `showStateChange` resets every
  * display derived from them (results, progress, timings, errors).
  */
+import { isQuantFormat } from '@llara/gpu';
 import { Embedder, getRecipe } from '@llara/trainer';
 import { connectGpu, deviceSummary, formatCapabilities } from './device.ts';
 import { DocumentSearch, describeTruncation } from './document-search.ts';
@@ -117,9 +118,16 @@ async function load(source: ModelSource): Promise<void> {
   const t0 = performance.now();
   let loaded: Awaited<ReturnType<typeof uploadModel>>;
   try {
-    loaded = await uploadModel(gpu, prepared, state.wantAdapter, (f) => {
-      ui.loadProgress.value = f;
-    });
+    const quantize = isQuantFormat(ui.quantize.value) ? ui.quantize.value : undefined;
+    loaded = await uploadModel(
+      gpu,
+      prepared,
+      state.wantAdapter,
+      (f) => {
+        ui.loadProgress.value = f;
+      },
+      quantize,
+    );
   } catch (e) {
     ui.loadProgress.value = 0;
     ui.modelStatus.textContent = 'No model loaded.';

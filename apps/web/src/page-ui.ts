@@ -10,6 +10,7 @@ export const ui = {
   device: byTestId('device'),
   loadDefault: byTestId<HTMLButtonElement>('load-default'),
   useAdapter: byTestId<HTMLInputElement>('use-adapter'),
+  quantize: byTestId<HTMLSelectElement>('quantize'),
   adapterNote: byTestId('adapter-note'),
   modelFolder: byTestId<HTMLInputElement>('model-folder'),
   openDirectory: byTestId<HTMLButtonElement>('open-directory'),

@@ -1,11 +1,12 @@
 import { BindGroupCache } from './bind-groups.ts';
 import { type Capabilities, readCapabilities } from './capabilities.ts';
-import { DTYPE_BYTES, type DType, type HostArray, hostArrayFor } from './dtype.ts';
+import { type DType, type HostArray, hostArrayFor, tensorByteLength } from './dtype.ts';
 import { DeviceLostError, GpuError, GpuLimitError, GpuUnavailableError } from './errors.ts';
 import { PipelineCache, type PipelineSpec } from './pipelines.ts';
 import { BufferPool } from './pool.ts';
+import { isQuantFormat } from './quant-layout.ts';
 import { type DispatchTiming, Recorder } from './recorder.ts';
-import { numel, Tensor } from './tensor.ts';
+import { Tensor } from './tensor.ts';
 
 /** Feature names kernels ask about; `subgroup-matrix` means f16 subgroup matrices (tensor cores). */
 export type KernelFeature = 'shader-f16' | 'subgroups' | 'subgroup-matrix' | 'timestamp-query';
@@ -212,7 +213,7 @@ export class Gpu {
   ): Tensor {
     this.assertAlive();
     const label = opts.label ?? `${dtype}[${shape.join('x')}]`;
-    const bytes = numel(shape) * DTYPE_BYTES[dtype];
+    const bytes = tensorByteLength(dtype, shape);
     this.checkBindingSize(bytes, `Tensor ${label}`);
     const pooled = opts.pooled ?? true;
     const buffer = pooled
@@ -244,7 +245,7 @@ export class Gpu {
   /** Copies a tensor back to the CPU (raw bits for f16/bf16). Reports any GPU error first. */
   async read(t: Tensor): Promise<HostArray> {
     const bytes = await this.readBytes(t.buffer, t.byteLength);
-    return hostArrayFor(t.dtype, bytes, t.size);
+    return hostArrayFor(t.dtype, bytes, isQuantFormat(t.dtype) ? t.byteLength / 4 : t.size);
   }
 
   async readBytes(buffer: GPUBuffer, byteLength: number, offset = 0): Promise<ArrayBuffer> {

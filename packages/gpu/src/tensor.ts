@@ -1,5 +1,6 @@
-import { DTYPE_BYTES, type DType } from './dtype.ts';
+import { type DType, tensorByteLength } from './dtype.ts';
 import type { Gpu } from './gpu.ts';
+import { isQuantFormat } from './quant-layout.ts';
 
 /** Row-major contiguous strides (in elements) for a shape. */
 export function contiguousStrides(shape: readonly number[]): number[] {
@@ -39,7 +40,7 @@ export class Tensor {
   ) {
     this.strides = contiguousStrides(shape);
     this.size = numel(shape);
-    this.byteLength = this.size * DTYPE_BYTES[dtype];
+    this.byteLength = tensorByteLength(dtype, shape);
   }
 
   /** Returns the buffer to the pool (or destroys it). The tensor must not be used afterwards. */
@@ -56,7 +57,10 @@ export class Tensor {
 
   /** Same buffer, another shape with as many elements. */
   view(shape: readonly number[]): Tensor {
-    if (numel(shape) !== this.size) {
+    // A quantized tensor's rows are blocks along its last dimension: only a same-shape view keeps them.
+    const sameRows =
+      !isQuantFormat(this.dtype) || shape[shape.length - 1] === this.shape[this.shape.length - 1];
+    if (numel(shape) !== this.size || !sameRows) {
       throw new Error(`Tensor ${this.label}: cannot view [${this.shape}] as [${shape}]`);
     }
     return new Tensor(this.gpu, this.buffer, this.dtype, shape, this.label, false);

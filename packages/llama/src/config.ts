@@ -10,6 +10,8 @@
  * const config = parseLlamaConfig(JSON.parse(text), 'models/stories260K/config.json');
  * config.headDim; // 8
  */
+import { isQuantFormat, QUANT_BLOCK, type QuantFormat } from '@llara/gpu';
+
 export type TorchDType = 'float32' | 'float16' | 'bfloat16';
 
 export interface LlamaConfig {
@@ -32,6 +34,31 @@ export interface LlamaConfig {
   padTokenId: number | null;
   /** The dtype the checkpoint was saved in, as config.json states it (null when absent). */
   torchDtype: TorchDType | null;
+  /**
+   * Set when the folder holds block-quantized weights written by `llara export --quantize`
+   * (config.json's `quantization` block; docs/quantization.md): loaded as they are, never re-quantized.
+   */
+  quantization?: QuantFormat;
+}
+
+/** The `layout` name config.json's `quantization` block carries for docs/quantization.md's layout. */
+export const QUANT_LAYOUT = 'llara-rows-v1';
+
+function quantizationField(c: Json, file: string): QuantFormat | undefined {
+  const q = c.quantization;
+  if (q === undefined || q === null) return undefined;
+  if (typeof q !== 'object' || Array.isArray(q)) fail(file, '"quantization" must be an object');
+  const { format, block_size: block, layout } = q as Json;
+  if (!isQuantFormat(format))
+    fail(file, `"quantization.format" is ${JSON.stringify(format)} but only q8, q4 and nf4 are supported`);
+  if (block !== QUANT_BLOCK[format])
+    fail(
+      file,
+      `"quantization.block_size" is ${JSON.stringify(block)} but ${format} uses blocks of ${QUANT_BLOCK[format]}`,
+    );
+  if (layout !== QUANT_LAYOUT)
+    fail(file, `"quantization.layout" is ${JSON.stringify(layout)} but only "${QUANT_LAYOUT}" is supported`);
+  return format;
 }
 
 type Json = Record<string, unknown>;
@@ -154,6 +181,7 @@ export function parseLlamaConfig(json: unknown, file = 'config.json'): LlamaConf
       );
   }
 
+  const quantization = quantizationField(c, file);
   const eos = tokenIds(c, file, 'eos_token_id', 2);
   const pad = c.pad_token_id ?? null;
   if (pad !== null && (typeof pad !== 'number' || !Number.isInteger(pad) || pad < 0))
@@ -176,6 +204,7 @@ export function parseLlamaConfig(json: unknown, file = 'config.json'): LlamaConf
     eosTokenIds: eos,
     padTokenId: pad as number | null,
     torchDtype,
+    ...(quantization ? { quantization } : {}),
   };
 }
 
@@ -203,6 +232,15 @@ export function llamaConfigToJson(config: LlamaConfig): Record<string, unknown> 
     eos_token_id: config.eosTokenIds.length === 1 ? config.eosTokenId : config.eosTokenIds,
     pad_token_id: config.padTokenId,
     torch_dtype: config.torchDtype ?? 'float32',
+    ...(config.quantization
+      ? {
+          quantization: {
+            format: config.quantization,
+            block_size: QUANT_BLOCK[config.quantization],
+            layout: QUANT_LAYOUT,
+          },
+        }
+      : {}),
   };
 }
 

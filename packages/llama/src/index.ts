@@ -11,6 +11,7 @@ export {
   llamaConfigToJson,
   parameterCount,
   parseLlamaConfig,
+  QUANT_LAYOUT,
   type TorchDType,
 } from './config.ts';
 export {
@@ -32,6 +33,7 @@ export {
   type GpuMemoryLimits,
   type MemoryEstimate,
   type MemoryOptions,
+  weightBytes,
 } from './memory.ts';
 export { type MergedModel, type MergeOptions, mergeLoraWeight, mergeModel } from './merge.ts';
 export { type Batch, type DeviceBatch, LlamaModel, type TrainableRows, type TrainState } from './model.ts';
@@ -56,6 +58,7 @@ export {
   type SavedModuleName,
   serializeAdapter,
 } from './peft.ts';
+export { quantizedWords, quantizeRawTensor } from './quantize-tensor.ts';
 export { LLAMA2_7B_CONFIG, RandomCheckpoint, randomTensorValues } from './random-init.ts';
 export { randomLora } from './random-lora.ts';
 export { type ForwardCase, type MaskJson, maskFromJson } from './reference/forward-case.ts';

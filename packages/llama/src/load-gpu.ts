@@ -1,20 +1,37 @@
 /**
  * Checkpoint -> device: streams the weights tensor by tensor (so a 13 GB model never sits in RAM at
  * once), keeps their dtype (f32, f16 or bf16), appends mean-initialised rows for added tokens, and
- * checks the whole model fits the device before allocating anything.
+ * checks the whole model fits the device before allocating anything. With `quantize` the matrices are
+ * block-quantized tensor by tensor as they arrive (docs/quantization.md).
  *
  * ```ts
  * const opened = await openModelFolder('data/models/stories260K');
  * const model = await uploadModel(gpu, opened.config, opened.checkpoint, { addedTokens: 16 });
  * ```
  */
-import { type DType, type Gpu, GpuLimitError, type Tensor, toBf16Array, toF16Array } from '@llara/gpu';
+import {
+  type DType,
+  type Gpu,
+  GpuLimitError,
+  type QuantFormat,
+  type Tensor,
+  toBf16Array,
+  toF16Array,
+} from '@llara/gpu';
+import { dequantizeMatrix } from '@llara/kernels';
 import { appendMeanRows } from './added-tokens.ts';
 import type { LlamaConfig } from './config.ts';
 import { checkFits, estimateMemory } from './memory.ts';
 import { LlamaModel } from './model.ts';
-import { type RowSplit, uploadRowSplit } from './row-split.ts';
-import { numElements, type RawTensor, tensorToFloat32, tensorToHost } from './safetensors.ts';
+import { quantizedWords, quantizeRawTensor } from './quantize-tensor.ts';
+import { RowSplit, uploadRowSplit } from './row-split.ts';
+import {
+  expectedTensors,
+  numElements,
+  type RawTensor,
+  tensorToFloat32,
+  tensorToHost,
+} from './safetensors.ts';
 import type { LlamaShape } from './shape.ts';
 import type { LoadProgress, TensorSource } from './sharded.ts';
 import { LAYER_TENSORS, type LayerWeights, type LlamaWeights } from './weights-gpu.ts';
@@ -25,6 +42,12 @@ export interface UploadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Skip the memory estimate (tests with hand-made limits). */
   skipMemoryCheck?: boolean;
+  /**
+   * Block-quantize the matrices (projections, embedding, LM head) as they stream in
+   * (docs/quantization.md); RMSNorm weights and added-token rows are kept in f32. A folder whose
+   * config.json already says it is quantized is loaded as stored and refuses this option.
+   */
+  quantize?: QuantFormat;
 }
 
 export function shapeOf(config: LlamaConfig, addedTokens = 0): LlamaShape {
@@ -49,9 +72,15 @@ export async function uploadModel(
 ): Promise<LlamaModel> {
   const added = opts.addedTokens ?? 0;
   const dtype = source.infos.get('model.embed_tokens.weight')?.dtype ?? 'F32';
+  if (opts.quantize && config.quantization)
+    throw new Error(
+      `This model is already ${config.quantization}-quantized; load it as it is, without asking to quantize it to ${opts.quantize}.`,
+    );
+  // Matrices stored quantized on the device: by request, or as the folder holds them.
+  const quant = opts.quantize ?? config.quantization;
   if (!opts.skipMemoryCheck) {
     const est = estimateMemory(config, {
-      weightDtype: dtype === 'F16' ? 'f16' : dtype === 'BF16' ? 'bf16' : 'f32',
+      weightDtype: quant ?? (dtype === 'F16' ? 'f16' : dtype === 'BF16' ? 'bf16' : 'f32'),
       batch: 1,
       seqLen: Math.min(512, config.maxPositionEmbeddings),
       mode: 'forward',
@@ -76,18 +105,47 @@ export async function uploadModel(
     opts.onProgress?.({ tensor: name, index: index++, count, loadedBytes: loaded, totalBytes: total });
     return raw;
   };
+  const logical = expectedTensors(config);
   const load = async (name: string): Promise<Tensor> => {
-    const { dtype, shape, data } = hostTensor(name, await read(name), 0);
-    const t = gpu.tensor(dtype, shape, data, { label: name, pooled: false });
+    const raw = await read(name);
+    let t: Tensor;
+    if (quant && raw.shape.length === 1) {
+      // Norm weights stay f32 beside quantized matrices.
+      t = gpu.tensor('f32', raw.shape, tensorToFloat32(raw, `tensor ${name}`), {
+        label: name,
+        pooled: false,
+      });
+    } else if (quant) {
+      const shape = logical.get(name) ?? raw.shape;
+      t = gpu.tensor(quant, shape, quantWords(raw, quant, name), { label: name, pooled: false });
+    } else {
+      const { dtype, shape, data } = hostTensor(name, raw, 0);
+      t = gpu.tensor(dtype, shape, data, { label: name, pooled: false });
+    }
     uploaded.push(t);
     return t;
   };
   // The vocabulary-sized weights may exceed one storage binding: they are split by rows.
   const loadRows = async (name: string): Promise<RowSplit> => {
-    const { dtype, shape, data } = hostTensor(name, await read(name), added);
-    const split = uploadRowSplit(gpu, name, dtype, shape, data);
+    const raw = await read(name);
+    if (!quant) {
+      const { dtype, shape, data } = hostTensor(name, raw, added);
+      const split = uploadRowSplit(gpu, name, dtype, shape, data);
+      uploaded.push(...split.parts.map((p) => p.tensor));
+      return split;
+    }
+    const [rows, cols] = logical.get(name) ?? raw.shape;
+    const words = quantWords(raw, quant, name);
+    const split = uploadRowSplit(gpu, name, quant, [rows, cols], words);
     uploaded.push(...split.parts.map((p) => p.tensor));
-    return split;
+    if (added === 0) return split;
+    // Added-token rows stay f32, as a last part of the split: the mean of the rows as quantized, so a
+    // folder quantized by `llara export --quantize` loads to exactly the model quantizing on load gives.
+    const values = dequantizeMatrix(quant, words, rows, cols);
+    const tail = appendMeanRows(values, rows, cols, added).subarray(rows * cols);
+    const extra = gpu.tensor('f32', [added, cols], tail, { label: `${name}[added]`, pooled: false });
+    uploaded.push(extra);
+    return new RowSplit([...split.parts, { tensor: extra, row0: rows, rows: added }], cols);
   };
   try {
     const embed = await loadRows('model.embed_tokens.weight');
@@ -108,6 +166,13 @@ export async function uploadModel(
     for (const t of uploaded) t.release();
     throw e;
   }
+}
+
+/** A matrix's quantized words: quantized now from F32/F16/BF16, or as a quantized folder stores them. */
+function quantWords(raw: RawTensor, format: QuantFormat, name: string): Uint32Array {
+  return raw.dtype === 'U32'
+    ? quantizedWords(raw, `tensor ${name}`)
+    : quantizeRawTensor(raw, format, `tensor ${name}`);
 }
 
 /** A checkpoint tensor as device-ready host data, with `appendRows` mean rows added (added tokens). */

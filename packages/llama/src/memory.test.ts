@@ -55,7 +55,7 @@ describe('estimateMemory', () => {
     });
     expect(() => checkFits(est, H100)).not.toThrow();
     expect(() => checkFits(est, { ...H100, memoryBytes: 8 * GiB })).toThrow(
-      /^A LLaMA model of 32 layers x 4096 with f16 weights, forward on batch 8 x 512 tokens needs about [\d.]+ GiB of GPU memory \(weights 12\.6 GiB, .*\) but only 8\.0 GiB is available: lower --batch or --max-len\.$/,
+      /^A LLaMA model of 32 layers x 4096 with f16 weights, forward on batch 8 x 512 tokens needs about [\d.]+ GiB of GPU memory \(weights 12\.6 GiB, .*\) but only 8\.0 GiB is available: lower --batch or --max-len, or quantize the base \(--quantize nf4\)\.$/,
     );
   });
 
@@ -83,5 +83,18 @@ describe('estimateMemory', () => {
     expect(() => checkFits(est, DEFAULTS)).toThrow(
       /needs one buffer of 250\.0 MiB for the logits but this device allows 128\.0 MiB per buffer binding: lower --batch or --max-len\.$/,
     );
+  });
+});
+
+describe('estimateMemory with a quantized base', () => {
+  it('counts blocked matrices and f32 norms: LLaMA-2-7B q4 about 3.5 GiB, nf4 below q4, q8 about half of f16', () => {
+    const w = (weightDtype: 'f16' | 'q8' | 'q4' | 'nf4') =>
+      estimateMemory(LLAMA2_7B_CONFIG, { weightDtype, batch: 1, seqLen: 1, mode: 'forward' }).weights;
+    // q4: 18 bytes per 32 values of every matrix, plus 65 norms of 4096 f32.
+    const matrices = parameterCount(LLAMA2_7B_CONFIG) - 65 * 4096;
+    expect(w('q4')).toBe((matrices / 32) * 18 + 65 * 4096 * 4);
+    expect(w('q4') / GiB).toBeCloseTo(3.53, 2);
+    expect(w('nf4')).toBeLessThan(w('q4'));
+    expect(w('q8') / w('f16')).toBeCloseTo(0.53, 2);
   });
 });

@@ -14,12 +14,14 @@
  * const est = estimateMemory(LLAMA2_7B_CONFIG, { weightDtype: 'f16', batch: 8, seqLen: 512, mode: 'forward' });
  * checkFits(est, { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, memoryBytes: 80e9 });
  */
-import { formatBytes } from '@llara/gpu';
+import { formatBytes, isQuantFormat, type QuantFormat, tensorByteLength } from '@llara/gpu';
 import { type LlamaConfig, parameterCount } from './config.ts';
 import { LORA_TARGETS, type LoraTarget, loraDims } from './peft.ts';
+import { expectedTensors } from './safetensors.ts';
 
 export interface MemoryOptions {
-  weightDtype: 'f32' | 'f16' | 'bf16';
+  /** The matrices' storage; with q8/q4/nf4 the norms are f32 (docs/quantization.md). */
+  weightDtype: 'f32' | 'f16' | 'bf16' | QuantFormat;
   batch: number;
   seqLen: number;
   mode: 'forward' | 'train';
@@ -66,8 +68,7 @@ export function estimateMemory(config: LlamaConfig, options: MemoryOptions): Mem
   const qDim = config.numHeads * config.headDim;
   const kvDim = config.numKvHeads * config.headDim;
   const inter = config.intermediateSize;
-  const weightBytes = options.weightDtype === 'f32' ? 4 : 2;
-  const weights = parameterCount(config) * weightBytes;
+  const weights = weightBytes(config, options.weightDtype);
 
   const r = mode === 'train' ? (options.loraR ?? 0) : 0;
   const targets = options.loraTargets ?? LORA_TARGETS;
@@ -121,6 +122,15 @@ export function estimateMemory(config: LlamaConfig, options: MemoryOptions): Mem
   };
 }
 
+/** Device bytes of the base weights stored as `dtype` (quantized: blocked matrices, f32 norms). */
+export function weightBytes(config: LlamaConfig, dtype: MemoryOptions['weightDtype']): number {
+  if (!isQuantFormat(dtype)) return parameterCount(config) * (dtype === 'f32' ? 4 : 2);
+  let bytes = 0;
+  for (const shape of expectedTensors(config).values())
+    bytes += shape.length === 2 ? tensorByteLength(dtype, shape) : shape[0] * 4;
+  return bytes;
+}
+
 /** Throws one sentence saying what does not fit (memory budget, or the largest unsplittable buffer). */
 export function checkFits(estimate: MemoryEstimate, limits: GpuMemoryLimits): void {
   const e = estimate;
@@ -128,7 +138,7 @@ export function checkFits(estimate: MemoryEstimate, limits: GpuMemoryLimits): vo
     throw new Error(
       `${capitalise(e.description)} needs about ${formatBytes(e.total)} of GPU memory (weights ${formatBytes(e.weights)}, ` +
         `activations ${formatBytes(e.activations)}, adapter and optimizer ${formatBytes(e.adapter)}) but only ` +
-        `${formatBytes(limits.memoryBytes)} is available: lower --batch or --max-len${e.weightDtype === 'f32' ? ', or use f16 weights' : ''}.`,
+        `${formatBytes(limits.memoryBytes)} is available: lower --batch or --max-len${e.weightDtype === 'f32' ? ', or use f16 weights' : e.weightDtype === 'f16' || e.weightDtype === 'bf16' ? ', or quantize the base (--quantize nf4)' : ''}.`,
     );
   const perBuffer = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   if (e.largestBuffer > perBuffer)

@@ -218,3 +218,4 @@ export {
   verifyModelFolder,
   writeModelFolder,
 } from './model-export.ts';
+export { type QuantizedFolderReport, writeQuantizedFolder } from './quantized-export.ts';

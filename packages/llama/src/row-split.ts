@@ -7,8 +7,18 @@
  * const embed = uploadRowSplit(gpu, 'model.embed_tokens.weight', 'f16', [32000, 4096], bits);
  * embed.parts.length; // 2 where a binding holds 128 MiB, else 1
  * ```
+ *
+ * Parts may differ in dtype: a quantized vocabulary keeps its appended special-token rows as a last
+ * f32 part.
  */
-import type { DType, Gpu, Tensor } from '@llara/gpu';
+import {
+  type DType,
+  type Gpu,
+  isQuantFormat,
+  quantRowWords,
+  type Tensor,
+  tensorByteLength,
+} from '@llara/gpu';
 
 export interface RowPart {
   tensor: Tensor;
@@ -45,15 +55,26 @@ export function rowsPerBinding(gpu: Gpu, cols: number, bytesPerValue: number): n
   return bytesPerValue === 2 && cols % 2 === 1 ? rows - (rows % 2) : rows;
 }
 
-/** Uploads row-major `data` ([rows, cols] of `dtype`) as few parts as the binding limit allows. */
+/**
+ * Uploads row-major `data` ([rows, cols] of `dtype`) as few parts as the binding limit allows. A
+ * quantized dtype (q8, q4, nf4) takes its u32 words, `quantRowWords(dtype, cols)` per row.
+ */
 export function uploadRowSplit(
   gpu: Gpu,
   label: string,
   dtype: DType,
   [rows, cols]: readonly number[],
-  data: Float32Array | Uint16Array,
+  data: Float32Array | Uint16Array | Uint32Array,
 ): RowSplit {
-  const per = rowsPerBinding(gpu, cols, dtype === 'f32' ? 4 : 2);
+  const quantized = isQuantFormat(dtype);
+  // Units of `data` per row: values, or a quantized row's words.
+  const unit = quantized ? quantRowWords(dtype, cols) : cols;
+  const per = quantized
+    ? Math.floor(
+        Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize) /
+          tensorByteLength(dtype, [1, cols]),
+      )
+    : rowsPerBinding(gpu, cols, dtype === 'f32' ? 4 : 2);
   if (per < 1)
     throw new Error(`${label}: one row of ${cols} values does not fit this device's storage binding.`);
   const parts: RowPart[] = [];
@@ -61,7 +82,7 @@ export function uploadRowSplit(
     for (let row0 = 0; row0 < rows; row0 += per) {
       const n = Math.min(per, rows - row0);
       const name = n === rows ? label : `${label}[${row0}:${row0 + n}]`;
-      const tensor = gpu.tensor(dtype, [n, cols], data.subarray(row0 * cols, (row0 + n) * cols), {
+      const tensor = gpu.tensor(dtype, [n, cols], data.subarray(row0 * unit, (row0 + n) * unit), {
         label: name,
         pooled: false,
       });

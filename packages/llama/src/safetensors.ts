@@ -13,7 +13,7 @@
  * const header = await readSafetensorsHeader(files, 'model.safetensors');
  * const w = tensorToFloat32(await readTensor(files, header, 'model.norm.weight'));
  */
-import { type DType, fromBf16Array, fromF16Array, type HostArray } from '@llara/gpu';
+import { type DType, fromBf16Array, fromF16Array, type HostArray, quantRowWords } from '@llara/gpu';
 import type { LlamaConfig } from './config.ts';
 import { describeFile, type ModelFiles } from './files.ts';
 
@@ -314,17 +314,25 @@ export function checkTensorsAgainstConfig(
   configFile = 'config.json',
 ): void {
   const expected = expectedTensors(config);
-  for (const [name, shape] of expected) {
+  const q = config.quantization;
+  for (const [name, logical] of expected) {
     const t = tensors.get(name);
+    // A quantized folder stores each matrix as U32 rows of blocks (docs/quantization.md).
+    const quantized = q !== undefined && logical.length === 2;
+    const shape = quantized ? [logical[0], quantRowWords(q, logical[1])] : logical;
     if (!t)
       throw new Error(
         `The checkpoint has no tensor ${name}, which ${configFile} requires (shape [${shape.join(', ')}]).`,
       );
     if (t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k]))
       throw new Error(
-        `${where(name)}: tensor ${name} has shape [${t.shape.join(', ')}] but ${configFile} implies [${shape.join(', ')}].`,
+        `${where(name)}: tensor ${name} has shape [${t.shape.join(', ')}] but ${configFile} implies [${shape.join(', ')}]${quantized ? ` (${q} blocks of [${logical.join(', ')}])` : ''}.`,
       );
-    if (!isFloatDType(t.dtype))
+    if (quantized && t.dtype !== 'U32')
+      throw new Error(
+        `${where(name)}: tensor ${name} has dtype ${t.dtype} but ${configFile} says it is ${q}-quantized (U32 words).`,
+      );
+    if (!quantized && !isFloatDType(t.dtype))
       throw new Error(
         `${where(name)}: tensor ${name} has dtype ${t.dtype} but weights must be F32, F16 or BF16.`,
       );

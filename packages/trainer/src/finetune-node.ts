@@ -16,7 +16,7 @@
  */
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Gpu } from '@llara/gpu';
+import type { Gpu, QuantFormat } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import {
   initLoraWeights,
@@ -99,6 +99,8 @@ export interface FinetuneRunOptions {
   seed?: number;
   /** Use this device instead of opening one (it is left open). */
   gpu?: Gpu;
+  /** Train on a frozen block-quantized base (QLoRA; docs/quantization.md). */
+  quantize?: QuantFormat;
   onLoad?: (loadedBytes: number, totalBytes: number) => void;
   onStart?: (info: FinetuneStartInfo) => void;
   onStep?: (m: FinetuneMetrics, progress: { done: number; total: number; etaSeconds: number }) => void;
@@ -180,10 +182,15 @@ async function loadForTraining(o: FinetuneRunOptions, recipe: Recipe): Promise<L
   const tokenizer = opened.tokenizer;
   if (!tokenizer) throw new FinetuneInputError(`${o.model} has no tokenizer.json.`);
   const added = specialTokensToAppend(recipe, tokenizer);
+  if (o.quantize && opened.config.quantization)
+    throw new FinetuneInputError(
+      `${o.model} is already ${opened.config.quantization}-quantized (config.json's quantization block); drop --quantize ${o.quantize}.`,
+    );
   const gpu = o.gpu ?? (await requestNodeGpu());
   try {
     const model = await uploadModel(gpu, opened.config, opened.checkpoint, {
       addedTokens: added,
+      quantize: o.quantize,
       onProgress: (p) => o.onLoad?.(p.loadedBytes, opened.checkpoint.totalBytes),
     });
     return {
@@ -312,6 +319,8 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<FinetuneRunRes
       adamw: ftConfig.adamw,
       rows: rows.length,
       model: loaded.location,
+      // Only with a quantized base, so checkpoints made before --quantize existed still resume.
+      ...(o.quantize ? { quantize: o.quantize } : {}),
     };
     const trainer = new Finetuner(model, tokenizer, rows, ftConfig);
     try {
@@ -329,6 +338,7 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<FinetuneRunRes
           'rows',
           'queryMaxLen',
           'passageMaxLen',
+          'quantize',
         ]) {
           const want = JSON.stringify((runConfig as Record<string, unknown>)[key]);
           if (JSON.stringify(saved[key]) !== want)

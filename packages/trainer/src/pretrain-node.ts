@@ -11,6 +11,7 @@
  */
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isQuantFormat } from '@llara/gpu';
 import {
   type LlamaConfig,
   type LlamaModel,
@@ -32,7 +33,7 @@ import { chunksToPretrainRows, chunkText, parsePretrainJsonl } from './data.ts';
 import type { PretrainRow, TokenizerLike } from './layout.ts';
 import { lineChartSvg } from './loss-curve-svg.ts';
 import { formatMetricsLine, type MetricsLine, parseMetricsLog } from './metrics-log.ts';
-import { pretrainRunConfig, RESUME_KEYS } from './pretrain-state.ts';
+import { checkResumable, pretrainRunConfig } from './pretrain-state.ts';
 import { type PretrainConfig, Pretrainer } from './pretrainer.ts';
 import { checkResumeKind, checkResumeLora, newRunId, openRunFolder, RunFolderError } from './run-folder.ts';
 import { readUtf8File, TextFileError } from './text-file.ts';
@@ -86,7 +87,11 @@ export async function runPretrain(
     log: o.log,
   });
   const logFile = o.log ?? join(o.out, 'metrics.jsonl');
-  const runConfig = pretrainRunConfig(o, rows.length);
+  const runConfig: Record<string, unknown> = {
+    ...pretrainRunConfig(o, rows.length),
+    // The base's storage when quantized (QLoRA); absent otherwise, so older checkpoints still resume.
+    ...(isQuantFormat(model.weights.layers[0]?.q.dtype) ? { quantize: model.weights.layers[0].q.dtype } : {}),
+  };
   const last = o.resume ? await latestCheckpoint(o.out) : null;
   const restored = last ? await readCheckpoint(last) : null;
   if (restored) checkResumeKind(restored.dir, restored.state, 'pretrain');
@@ -104,12 +109,10 @@ export async function runPretrain(
   let lines: MetricsLine[] = [];
   if (restored) {
     const saved = restored.state.config as Record<string, unknown>;
-    for (const key of RESUME_KEYS) {
-      if (JSON.stringify(saved[key]) !== JSON.stringify(runConfig[key])) {
-        throw new RunFolderError(
-          `Cannot resume from ${restored.dir}: it was trained with ${key} = ${JSON.stringify(saved[key])}, not ${JSON.stringify(runConfig[key])}.`,
-        );
-      }
+    try {
+      checkResumable(saved, runConfig, restored.dir);
+    } catch (e) {
+      throw new RunFolderError((e as Error).message);
     }
     const params = model.lora.parameters();
     const moments = (k: 'm' | 'v') =>

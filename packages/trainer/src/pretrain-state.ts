@@ -14,8 +14,11 @@ import { serializeAdapter } from '@llara/llama';
 import type { FloatArray, TrainerState } from './checkpoint-io.ts';
 import type { PretrainConfig, Pretrainer } from './pretrainer.ts';
 
-/** The settings a resume must share with the run it continues (anything else may change). */
-export const RESUME_KEYS = ['recipe', 'batch', 'gradAccum', 'seed', 'rows', 'maxLen'] as const;
+/**
+ * The settings a resume must share with the run it continues (anything else may change); `quantize`
+ * is the base's storage for QLoRA, absent for a full-precision base.
+ */
+export const RESUME_KEYS = ['recipe', 'batch', 'gradAccum', 'seed', 'rows', 'maxLen', 'quantize'] as const;
 
 /** The run's settings as saved in `trainer_state.json` (`config`). */
 export function pretrainRunConfig(o: PretrainConfig, rows: number): Record<string, unknown> {

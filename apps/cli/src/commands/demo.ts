@@ -5,8 +5,10 @@
  * embed again with the adapter; index; search; score. Writes DIR/metrics.json, DIR/adapter (PEFT),
  * DIR/report.md with the loss curves and a metrics chart, and names DIR on the last line.
  */
+
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import type { QuantFormat } from '@llara/gpu';
 import { initLoraWeights, LORA_TARGETS } from '@llara/llama';
 import { barChartSvg, beirToPretrainRows, warmupStepsFromRatio } from '@llara/trainer';
 import { lossCurve, runPretrain } from '@llara/trainer/node';
@@ -15,11 +17,13 @@ import { bm25Row, evaluateModel, formatTable, type MetricsRow } from '../evaluat
 import { loadModel } from '../model-loader.ts';
 import { defaultBeirDir } from '../paths.ts';
 import { formatSeconds, progress } from '../progress.ts';
+import { quantizeOption } from '../quantize-option.ts';
 import { loadBeirOrFail } from './eval.ts';
 import { floatFlag, intFlag } from './options.ts';
 
 export interface DemoFlags {
   model?: string;
+  quantize?: QuantFormat;
   data?: string;
   out: string;
   split: string;
@@ -43,6 +47,7 @@ export function registerDemo(program: Command): void {
       'The main job: BM25 vs the untrained model vs LLaRA-pretrained (EBAE+EBAR, LoRA) on a BEIR set.',
     )
     .option('--model <dir>', 'HF LLaMA model folder (default: bundled stories260K)')
+    .addOption(quantizeOption())
     .option('--data <dir>', 'BEIR folder (default: bundled Cranfield)')
     .option('--out <dir>', 'output folder', 'demo-output')
     .option('--split <name>', 'qrels split', 'test')
@@ -97,7 +102,7 @@ export async function demo(f: DemoFlags): Promise<void> {
 
   say('[1/4] BM25');
   const rowsOut: MetricsRow[] = [bm25Row(data)];
-  const loaded = await loadModel({ model: f.model, recipe: 'flag' });
+  const loaded = await loadModel({ model: f.model, recipe: 'flag', quantize: f.quantize });
   const timings: Record<string, number> = {};
   try {
     say('[2/4] untrained model');

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { appendFile, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import type { QuantFormat } from '@llara/gpu';
 import {
   MANIFEST_FILE,
   readManifest,
@@ -23,6 +24,7 @@ import { checkMaxLen } from '../max-len.ts';
 import { type LoadedModel, loadModel } from '../model-loader.ts';
 import { prepareOutputDir, prepareOutputFile, samePath } from '../output-paths.ts';
 import { progress } from '../progress.ts';
+import { quantizeOption } from '../quantize-option.ts';
 import { intFlag } from './options.ts';
 
 /** One corpus row: `{"text"}` or `{"title", "text"}`, with `_id`/`id` or else its line number as id. */
@@ -149,6 +151,8 @@ interface RunInfo {
   maxLen: number;
   shard: string | null;
   dims: number;
+  /** Absent for a full-precision base (so runs made before --quantize existed still resume). */
+  quantize?: QuantFormat;
 }
 
 const RUN_FILE = 'run.json';
@@ -184,6 +188,7 @@ const FLAG_OF: Record<string, string> = {
   maxLen: '--max-len',
   shard: '--shard',
   dims: '--model',
+  quantize: '--quantize',
 };
 
 /** Refuses to resume a directory made with other settings (a silent mix of two models is worse than an error). */
@@ -207,6 +212,7 @@ async function checkRunInfo(dir: string, info: RunInfo): Promise<void> {
 
 interface EmbedFlags {
   model?: string;
+  quantize?: QuantFormat;
   adapter?: string;
   recipe: string;
   role: string;
@@ -233,6 +239,7 @@ export function registerEmbed(program: Command): void {
     .option('--role <role>', 'query | passage (which prompt the recipe wraps the text in)', 'passage')
     .option('--model <dir>', 'HF LLaMA model folder (default: bundled stories260K)')
     .option('--adapter <dir>', 'PEFT LoRA adapter folder')
+    .addOption(quantizeOption())
     .option('--recipe <name>', 'flag | paper | repllama', 'flag')
     .option('--batch <n>', 'sequences per forward pass', intFlag('--batch', 1), 32)
     .option('--max-len <n>', 'longest sequence, prompt included', intFlag('--max-len', 8), 256)
@@ -253,7 +260,12 @@ export function registerEmbed(program: Command): void {
       await requireFile(f.in, 'input file');
       const toNpy = /\.npy$/i.test(f.out);
       await checkEmbedOut(f, toNpy);
-      const loaded = await loadModel({ model: f.model, adapter: f.adapter, recipe: f.recipe });
+      const loaded = await loadModel({
+        model: f.model,
+        adapter: f.adapter,
+        recipe: f.recipe,
+        quantize: f.quantize,
+      });
       try {
         checkMaxLen(loaded, f.maxLen, [f.role]);
         if (toNpy) await embedToNpy(loaded, f, f.role);
@@ -327,6 +339,7 @@ async function embedToShards(loaded: LoadedModel, f: EmbedFlags, role: Role): Pr
     maxLen: f.maxLen,
     shard: f.shard ? `${f.shard.i}/${f.shard.n}` : null,
     dims,
+    ...(f.quantize ? { quantize: f.quantize } : {}),
   };
   const fail = (e: unknown): never => {
     throw new UserError((e as Error).message);

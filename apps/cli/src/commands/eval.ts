@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { QuantFormat } from '@llara/gpu';
 import { type BeirDataset, evaluate, parseAnyQrels, parseTrecRun, type Qrels, type Run } from '@llara/index';
 import { loadBeir, readTextFile } from '@llara/index/node';
 import type { Command } from 'commander';
@@ -9,6 +10,7 @@ import { checkMaxLen } from '../max-len.ts';
 import { loadModel } from '../model-loader.ts';
 import { prepareOutputFile } from '../output-paths.ts';
 import { defaultBeirDir } from '../paths.ts';
+import { quantizeOption } from '../quantize-option.ts';
 import { intFlag } from './options.ts';
 
 export async function loadBeirOrFail(dir: string, split: string) {
@@ -31,6 +33,7 @@ export function registerEval(program: Command): void {
     )
     .option('--model <dir>', 'HF LLaMA model folder (default: bundled stories260K)')
     .option('--adapter <dir>', 'PEFT LoRA adapter folder')
+    .addOption(quantizeOption())
     .option('--recipe <name>', 'flag | paper | repllama', 'flag')
     .option('--split <name>', 'qrels split', 'test')
     .option('--max-len <n>', 'longest sequence, prompt included', intFlag('--max-len', 8), 256)
@@ -44,6 +47,7 @@ export function registerEval(program: Command): void {
       async (f: {
         beir?: string;
         model?: string;
+        quantize?: QuantFormat;
         adapter?: string;
         recipe: string;
         split: string;
@@ -55,7 +59,12 @@ export function registerEval(program: Command): void {
         if (f.json) await prepareOutputFile(f.json, '--json');
         const data = await loadBeirOrFail(dir, f.split);
         noteUnknownDocs(data, dir);
-        const loaded = await loadModel({ model: f.model, adapter: f.adapter, recipe: f.recipe });
+        const loaded = await loadModel({
+          model: f.model,
+          adapter: f.adapter,
+          recipe: f.recipe,
+          quantize: f.quantize,
+        });
         let rows: MetricsRow[];
         try {
           checkMaxLen(loaded, f.maxLen, ['query', 'passage']);

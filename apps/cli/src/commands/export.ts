@@ -1,10 +1,12 @@
 /**
  * `llara export`: an adapter as a PEFT folder, or (`--merge`) a standalone HF model folder with the
  * adapter folded into the weights and the recipe's added tokens registered, written in f32/f16/bf16,
- * sharded like transformers, re-read and checked before the command reports success.
+ * sharded like transformers, re-read and checked before the command reports success; or
+ * (`--quantize`) the base model block-quantized (docs/quantization.md), loadable without re-quantizing.
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { QuantFormat } from '@llara/gpu';
 import type { AddedTokenSpec, LoraWeights, OpenedModel } from '@llara/llama';
 import {
   ADAPTER_WEIGHTS_FILE,
@@ -20,14 +22,16 @@ import {
   readAdapterFolder,
   writeAdapterFolder,
   writeModelFolder,
+  writeQuantizedFolder,
 } from '@llara/llama/node';
 import { flagSpecialIds, type Recipe } from '@llara/trainer';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../errors.ts';
-import { openModelOrFail, recipeOrFail } from '../model-loader.ts';
+import { checkQuantize, openModelOrFail, recipeOrFail } from '../model-loader.ts';
 import { prepareOutputDir } from '../output-paths.ts';
 import { defaultModelDir } from '../paths.ts';
 import { progress } from '../progress.ts';
+import { quantizeOption } from '../quantize-option.ts';
 
 /** Files of the base folder copied unchanged into a merged export when present. */
 const COPIED = ['generation_config.json', 'tokenizer.model', 'LICENSE'];
@@ -81,6 +85,7 @@ interface ExportFlags {
   merge?: boolean;
   dtype?: ExportDType;
   shardSize: number;
+  quantize?: QuantFormat;
 }
 
 export function registerExport(program: Command): void {
@@ -104,12 +109,14 @@ export function registerExport(program: Command): void {
         .argParser(parseShardSize)
         .default(2e9, '2GB'),
     )
+    .addOption(quantizeOption('write the base model block-quantized (q8, q4 or nf4) with f32 norms'))
     .addHelpText(
       'after',
       '\nExample:\n  pnpm llara export --adapter run/adapter --out adapter-copy\n  pnpm llara export --adapter run/adapter --merge --dtype bf16 --out merged-model',
     )
     .action(async (f: ExportFlags) => {
       const recipe = recipeOrFail(f.recipe);
+      if (f.quantize) return exportQuantized(f, f.quantize);
       if (!f.merge && !f.adapter)
         throw new UserError('--adapter is required (or pass --merge to export the model).');
       if (!f.merge && f.dtype && f.dtype !== 'F32')
@@ -117,6 +124,10 @@ export function registerExport(program: Command): void {
       await requireEmptyOut(f.out);
       const dir = f.model ?? defaultModelDir();
       const opened = await openModelOrFail(dir);
+      if (f.merge && opened.config.quantization)
+        throw new UserError(
+          `${dir} is ${opened.config.quantization}-quantized and cannot be merged: merge the adapter into the f16 base it came from (--merge --model BASE), then quantize that folder with --quantize.`,
+        );
       const tokens = tokensToAdd(opened, recipe);
       let lora: LoraWeights | undefined;
       if (f.adapter) {
@@ -128,6 +139,44 @@ export function registerExport(program: Command): void {
       if (f.merge) await exportMerged(opened, lora, tokens, f);
       else await exportAdapter(opened, lora!, tokens.add.length, f);
     });
+}
+
+/** `--quantize`: the base model alone, quantized, verified, then renamed into place. */
+async function exportQuantized(f: ExportFlags, format: QuantFormat): Promise<void> {
+  if (f.merge)
+    throw new UserError(
+      '--quantize and --merge do not combine: merge into the full-precision base first (--merge --out MERGED), then quantize MERGED with --quantize.',
+    );
+  if (f.adapter)
+    throw new UserError(
+      '--quantize writes the base model alone; drop --adapter and load the adapter on top of the quantized folder (--adapter).',
+    );
+  if (f.dtype) throw new UserError('--dtype applies to --merge only; --quantize writes its own layout.');
+  await requireEmptyOut(f.out);
+  const dir = f.model ?? defaultModelDir();
+  const opened = await openModelOrFail(dir);
+  checkQuantize(dir, opened, format);
+  const bar = progress('quantizing', opened.checkpoint.names.length, 'tensors');
+  let report: Awaited<ReturnType<typeof writeQuantizedFolder>>;
+  try {
+    report = await writeQuantizedFolder(f.out, opened, format, {
+      shardBytes: f.shardSize,
+      onTensor: (_n, i) => bar.update(i + 1),
+    });
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  } finally {
+    bar.stop();
+  }
+  console.log(
+    JSON.stringify({
+      out: f.out,
+      quantization: format,
+      tensors: report.tensors,
+      files: report.weightFiles,
+      bytes: report.totalBytes,
+    }),
+  );
 }
 
 /** Writes the adapter, re-reads it and compares every matrix exactly. */

@@ -2,6 +2,7 @@
  * `llara finetune`: contrastive fine-tuning of a LoRA adapter (the trainer's `runFinetune` does the
  * work; this file maps flags, progress on stderr and the one-line JSON result on stdout).
  */
+import type { QuantFormat } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { LORA_TARGETS, type LoraTarget } from '@llara/llama';
 import { getRecipe, NonFiniteError, SCHEDULE_KINDS } from '@llara/trainer';
@@ -10,11 +11,13 @@ import type { Command } from 'commander';
 import { Interrupted, trainingError, UserError } from '../errors.ts';
 import { defaultModelDir } from '../paths.ts';
 import { type Progress, printProfile, progress } from '../progress.ts';
+import { quantizeOption } from '../quantize-option.ts';
 import { checkTrainingOutputs } from '../training-outputs.ts';
 import { floatFlag, fractionFlag, intFlag, positiveFlag } from './options.ts';
 
 export interface FinetuneFlags {
   model?: string;
+  quantize?: QuantFormat;
   adapter?: string;
   data: string;
   recipe: string;
@@ -55,6 +58,7 @@ export function registerFinetune(program: Command): void {
     )
     .requiredOption('--out <dir>', 'output folder: checkpoints, adapter/, metrics.jsonl, loss-curve.svg')
     .option('--model <dir>', 'HF LLaMA model folder (default: the bundled stories260K)')
+    .addOption(quantizeOption('train LoRA on a frozen block-quantized base (QLoRA): q8, q4 or nf4'))
     .option(
       '--adapter <dir>',
       "starting PEFT adapter, e.g. a pretrain run's OUT/adapter (default: a fresh LoRA)",
@@ -158,6 +162,7 @@ export async function finetuneCommand(f: FinetuneFlags): Promise<void> {
     const result = await runFinetune({
       gpu,
       model: f.model ?? defaultModelDir(),
+      quantize: f.quantize,
       adapter: f.adapter,
       lora: { r: f.loraR, alpha: f.loraAlpha, dropout: f.loraDropout, targets },
       data: f.data,

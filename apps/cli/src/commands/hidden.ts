@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { QuantFormat } from '@llara/gpu';
 import { decodeUtf8, writeNpy } from '@llara/index/node';
 import { paddedCausalMask } from '@llara/kernels';
 import type { Command } from 'commander';
@@ -6,6 +7,7 @@ import { UserError } from '../errors.ts';
 import { warnBeyondPositions } from '../max-len.ts';
 import { loadModel } from '../model-loader.ts';
 import { prepareOutputFile, samePath } from '../output-paths.ts';
+import { quantizeOption } from '../quantize-option.ts';
 
 /** Parses FILE.json: a JSON array of token-id arrays. */
 export function parseIdsFile(text: string, file: string): number[][] {
@@ -25,6 +27,8 @@ export function parseIdsFile(text: string, file: string): number[][] {
   return v as number[][];
 }
 
+type HiddenFlags = { ids: string; out: string; model?: string; adapter?: string; quantize?: QuantFormat };
+
 export function registerHidden(program: Command): void {
   program
     .command('hidden')
@@ -35,11 +39,12 @@ export function registerHidden(program: Command): void {
     .requiredOption('--out <file>', 'float32 .npy of shape [n, max_len, hidden], zero past each sequence end')
     .option('--model <dir>', 'HF LLaMA model folder (default: bundled stories260K)')
     .option('--adapter <dir>', 'PEFT LoRA adapter folder')
+    .addOption(quantizeOption())
     .addHelpText(
       'after',
       '\nExample:\n  echo "[[1, 403, 407]]" > ids.json && pnpm llara hidden --ids ids.json --out hidden.npy',
     )
-    .action(async (f: { ids: string; out: string; model?: string; adapter?: string }) => {
+    .action(async (f: HiddenFlags) => {
       let bytes: Uint8Array;
       try {
         bytes = await readFile(f.ids);
@@ -57,7 +62,12 @@ export function registerHidden(program: Command): void {
         throw new UserError(`--out ${f.out} is the ids file --ids; choose another path.`);
       await prepareOutputFile(f.out, '--out');
       // `repllama` adds no tokens, so the model runs exactly as the checkpoint defines it.
-      const loaded = await loadModel({ model: f.model, adapter: f.adapter, recipe: 'repllama' });
+      const loaded = await loadModel({
+        model: f.model,
+        adapter: f.adapter,
+        recipe: 'repllama',
+        quantize: f.quantize,
+      });
       try {
         const vocab = loaded.model.shape.vocabSize;
         seqs.forEach((s, i) => {

@@ -1,3 +1,4 @@
+import type { QuantFormat } from '@llara/gpu';
 import { initLoraWeights, LORA_TARGETS, type LoraTarget } from '@llara/llama';
 import { readAdapterFolder } from '@llara/llama/node';
 import { NonFiniteError, parseScheduleKind, warmupStepsFromRatio } from '@llara/trainer';
@@ -7,11 +8,13 @@ import { Interrupted, trainingError, UserError } from '../errors.ts';
 import { checkMaxLen } from '../max-len.ts';
 import { loadModel } from '../model-loader.ts';
 import { printProfile, progress } from '../progress.ts';
+import { quantizeOption } from '../quantize-option.ts';
 import { checkTrainingOutputs } from '../training-outputs.ts';
 import { floatFlag, fractionFlag, intFlag } from './options.ts';
 
 export interface PretrainFlags {
   model?: string;
+  quantize?: QuantFormat;
   data: string;
   recipe: string;
   out: string;
@@ -49,6 +52,7 @@ export function registerPretrain(program: Command): void {
     )
     .requiredOption('--out <dir>', 'output folder: checkpoints, adapter/, metrics.jsonl, loss-curve.svg')
     .option('--model <dir>', 'HF LLaMA model folder (default: the bundled stories260K)')
+    .addOption(quantizeOption('train LoRA on a frozen block-quantized base (QLoRA): q8, q4 or nf4'))
     .option('--recipe <name>', 'flag | paper', 'flag')
     .option('--init-adapter <dir>', 'start from this PEFT adapter exactly')
     .option('--steps <n>', 'optimizer steps', intFlag('--steps', 1), 100)
@@ -104,7 +108,7 @@ export async function pretrainCommand(f: PretrainFlags): Promise<void> {
     process.stderr.write(
       `note: each step takes ${f.batch * f.gradAccum} sequences but ${f.data} has ${rows.length} rows, so a step repeats rows.\n`,
     );
-  const loaded = await loadModel({ model: f.model, recipe: f.recipe });
+  const loaded = await loadModel({ model: f.model, recipe: f.recipe, quantize: f.quantize });
   const { model, opened, tokenizer, recipe } = loaded;
   if (!recipe.loss) {
     loaded.close();

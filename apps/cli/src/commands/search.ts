@@ -1,5 +1,12 @@
+/**
+ * `llara search`: one query against a saved index. The query is embedded with the recipe's query
+ * prompt, then searched exactly: on the GPU (`GpuFlatIndex`) when the device takes the index, else on
+ * the CPU (`FlatIndex`); both return the same ids and scores.
+ */
+
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { QuantFormat } from '@llara/gpu';
 import { type FlatIndex, GpuFlatIndex, IvfIndex, type SearchHit } from '@llara/index';
 import { loadIndex } from '@llara/index/node';
 import type { Command } from 'commander';
@@ -8,6 +15,7 @@ import { readIndexTexts } from '../index-texts.ts';
 import { checkMaxLen } from '../max-len.ts';
 import { loadModel, openModelOrFail } from '../model-loader.ts';
 import { defaultModelDir } from '../paths.ts';
+import { quantizeOption } from '../quantize-option.ts';
 import { embedderFor } from './embed.ts';
 import { EMBEDDER_FILE, type EmbedderInfo } from './index-build.ts';
 import { intFlag } from './options.ts';
@@ -49,6 +57,7 @@ function oneLine(s: string, max: number): string {
 }
 
 interface SearchFlags {
+  quantize?: QuantFormat;
   index: string;
   model?: string;
   adapter?: string;
@@ -68,6 +77,7 @@ export function registerSearch(program: Command): void {
     .requiredOption('--index <dir>', 'index directory from `llara index build`')
     .option('--model <dir>', 'HF LLaMA model folder (default: bundled stories260K)')
     .option('--adapter <dir>', 'PEFT LoRA adapter folder')
+    .addOption(quantizeOption())
     .option('--recipe <name>', 'flag | paper | repllama', 'flag')
     .option('-k, --k <n>', 'how many hits', intFlag('-k', 1), 10)
     .option('--max-len <n>', 'longest query sequence, prompt included', intFlag('--max-len', 8), 256)
@@ -100,7 +110,13 @@ export function registerSearch(program: Command): void {
           `The index ${f.index} holds ${index.dims}-dimensional vectors but the model ${modelDir} embeds into ${opened.config.hiddenSize} dimensions; search with the model that built the index.`,
         );
       await warnOnOtherEmbedder(f, modelDir);
-      const loaded = await loadModel({ model: modelDir, adapter: f.adapter, recipe: f.recipe, quiet: true });
+      const loaded = await loadModel({
+        model: modelDir,
+        adapter: f.adapter,
+        recipe: f.recipe,
+        quiet: true,
+        quantize: f.quantize,
+      });
       let hits: SearchHit[];
       try {
         checkMaxLen(loaded, f.maxLen, ['query']);

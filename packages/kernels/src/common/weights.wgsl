@@ -1,6 +1,9 @@
 // Weight element access for kernels that read one weight operand `W` (declared by the kernel as
 // `var<storage, read> W: array<WElem>;`). Exactly one of the defines is on; see weights.ts.
 // 16-bit weights without shader-f16 travel packed two per u32 (element 2i in the low half).
+// wload(i): element i of the flat weight (plain views only). wloadRC(r, c, cols): element (r, c) of a
+// [rows, cols] weight, for every view; the block-quantized views (W_QUANT) have only this one, since
+// their rows are padded to whole blocks (docs/quantization.md).
 #if W_F16
 enable f16;
 alias WElem = f16;
@@ -22,5 +25,48 @@ alias WElem = u32;
 fn wload(i: u32) -> f32 {
   let v = W[i >> 1u];
   return bitcast<f32>(select(v << 16u, v & 0xffff0000u, (i & 1u) == 1u));
+}
+#endif
+#if W_PLAIN
+fn wloadRC(r: u32, c: u32, cols: u32) -> f32 { return wload(r * cols + c); }
+#endif
+#if W_QUANT
+alias WElem = u32;
+// The f16 scale of block b of the row whose scales start at word `s0` (two per word, even b low).
+fn qscale(s0: u32, b: u32) -> f32 {
+  let s = unpack2x16float(W[s0 + (b >> 1u)]);
+  return select(s.x, s.y, (b & 1u) == 1u);
+}
+#endif
+#if W_Q8
+// Blocks of 32 int8 codes, 4 per word (first value in the low byte); value = scale * code.
+fn wloadRC(r: u32, c: u32, cols: u32) -> f32 {
+  let blocks = (cols + 31u) >> 5u;
+  let row = r * (blocks * 8u + ((blocks + 1u) >> 1u));
+  let q = extractBits(bitcast<i32>(W[row + (c >> 2u)]), (c & 3u) * 8u, 8u);
+  return f32(q) * qscale(row + blocks * 8u, c >> 5u);
+}
+#endif
+#if W_Q4
+// Blocks of 32 nibbles holding code + 8, 8 per word (first value in the low nibble).
+fn wloadRC(r: u32, c: u32, cols: u32) -> f32 {
+  let blocks = (cols + 31u) >> 5u;
+  let row = r * (blocks * 4u + ((blocks + 1u) >> 1u));
+  let q = i32(extractBits(W[row + (c >> 3u)], (c & 7u) * 4u, 4u)) - 8;
+  return f32(q) * qscale(row + blocks * 4u, c >> 5u);
+}
+#endif
+#if W_NF4
+// Blocks of 64 nibbles indexing QLoRA's NormalFloat levels; value = absmax * level.
+var<private> NF4: array<f32, 16> = array<f32, 16>(
+  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
+  -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
+  0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+  0.7229568362236023, 1.0);
+fn wloadRC(r: u32, c: u32, cols: u32) -> f32 {
+  let blocks = (cols + 63u) >> 6u;
+  let row = r * (blocks * 8u + ((blocks + 1u) >> 1u));
+  let code = extractBits(W[row + (c >> 3u)], (c & 7u) * 4u, 4u);
+  return NF4[code] * qscale(row + blocks * 8u, c >> 6u);
 }
 #endif

@@ -2,7 +2,7 @@
  * Token embedding lookup and, for trainable rows, its gradient (a deterministic scatter-add without
  * float atomics).
  *
- * Layouts (row-major, last dimension contiguous): ids: i32 [T]; table: [V, D] f32, f16 or bf16;
+ * Layouts (row-major, last dimension contiguous): ids: i32 [T]; table: [V, D] f32, f16, bf16, q8, q4 or nf4;
  * out, dOut: f32 [T, D]; dRows: f32 [R, D] for the table rows firstRow .. firstRow + R - 1.
  *
  * ```ts
@@ -44,7 +44,7 @@ export function embedding(
   part: EmbeddingPart = {},
 ): void {
   const { rows: V, D } = tableShape('embedding', table, 'table');
-  expectTensor('embedding', 'table', table, ['f32', 'f16', 'bf16']);
+  expectTensor('embedding', 'table', table, ['f32', 'f16', 'bf16', 'q8', 'q4', 'nf4']);
   const row0 = part.row0 ?? 0;
   if (!Number.isInteger(row0) || row0 < 0 || row0 + V > 2 ** 31)
     throw new Error(`embedding: row0 ${row0} must be a non-negative integer row index.`);

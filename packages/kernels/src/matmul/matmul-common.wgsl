@@ -84,14 +84,19 @@ fn loadB4(r: u32, c: u32) -> vec4<f32> {
   let cb = bCols();
   var v = vec4<f32>(0.0);
   if (r >= bRows() || c >= cb) { return v; }
-  let i = r * cb + c;
 #if B_X4
-  v = wload4(i);
+  v = wload4(r * cb + c);
 #else
   let count = min(4u, cb - c);
-  for (var j = 0u; j < count; j++) { v[j] = wload(i + j); }
+  for (var j = 0u; j < count; j++) { v[j] = wloadRC(r, c + j, cb); }
 #endif
   return v;
+}
+
+// op(B)(k, n) read by stored row and column (the quantized views have no flat-index load).
+fn opB(k: u32, n: u32) -> f32 {
+  if (p.transB != 0u) { return wloadRC(n, k, p.K); }
+  return wloadRC(k, n, p.N);
 }
 
 // C[m, n] = alpha * v + beta * C[m, n]; C is not read when beta is 0 (it may hold garbage or NaN).

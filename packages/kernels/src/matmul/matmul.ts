@@ -4,7 +4,8 @@
  *   C[M,N] (f32, row-major) = alpha * op(A) @ op(B) + beta * C
  *
  * A: f32; op(A) = A stored [M,K] (transA false) or A^T with A stored [K,M] (transA true).
- * B: f32 | f16 | bf16 (a weight, read through `wload`); op(B) = B^T with B stored [N,K] (transB true: HF
+ * B: f32 | f16 | bf16 | q8 | q4 | nf4 (a weight, read through `wload` / `wloadRC`; a quantized B is 2-D
+ *    [rows, cols] with blocks along cols and is dequantized as each tile loads it); op(B) = B^T with B stored [N,K] (transB true: HF
  *    weights [out,in]) or B stored [K,N] (transB false).
  * beta 0 overwrites C without reading it; beta 1 accumulates into it.
  *
@@ -25,7 +26,7 @@
  * rec.submit();
  * ```
  */
-import { type DType, type Gpu, params, type Recorder, type Tensor } from '@llara/gpu';
+import { type DType, type Gpu, isQuantFormat, params, type Recorder, type Tensor } from '@llara/gpu';
 import { weightDefines, weightView, withWeights } from '../common/weights.ts';
 import regWgsl from './matmul.wgsl?raw';
 import commonWgsl from './matmul-common.wgsl?raw';
@@ -122,6 +123,9 @@ function chooseFamily(gpu: Gpu, o: MatmulOptions, bDtype: DType): MatmulFamily {
     if (!(FAMILIES as readonly string[]).includes(o.variant)) {
       throw new Error(`Unknown matmul variant '${o.variant}' (expected one of ${FAMILIES.join(', ')})`);
     }
+    if (o.variant === 'subgroup-matrix' && isQuantFormat(bDtype)) {
+      throw new Error('The subgroup-matrix matmul does not read quantized weights yet (reg4x4 and tiled do)');
+    }
     if (o.variant === 'subgroup-matrix' && !subgroupMatrixShape(gpu)) {
       throw new Error(
         'The subgroup-matrix matmul needs f16 -> f32 subgroup matrices, which this device lacks',
@@ -153,7 +157,8 @@ function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
   const { ca, cb } = storedShapes(o);
   // Vector views of A and B where the contiguous dimension allows (not in reg4x4, which reads scalars).
   const aX4 = family !== 'reg4x4' && ca % 4 === 0;
-  const bX4 = family !== 'reg4x4' && cb % 4 === 0;
+  // Quantized weights always decode element by element (wloadRC) into the tiles.
+  const bX4 = family !== 'reg4x4' && cb % 4 === 0 && !isQuantFormat(bDtype);
   const defines: Record<string, boolean> = { ...weightDefines(view), A_X4: aX4, B_X4: bX4 };
   if (view === 'f32' && bX4) {
     // B bound as array<vec4<f32>>: matmul-common.wgsl provides this view.
@@ -221,8 +226,16 @@ function validate(a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions): void {
   }
   if (a.dtype !== 'f32') throw new Error(`matmul: A must be f32, got ${a.dtype} (${a})`);
   if (c.dtype !== 'f32') throw new Error(`matmul: C must be f32, got ${c.dtype} (${c})`);
-  if (b.dtype !== 'f32' && b.dtype !== 'f16' && b.dtype !== 'bf16') {
-    throw new Error(`matmul: B must be f32, f16 or bf16, got ${b.dtype} (${b})`);
+  if (!['f32', 'f16', 'bf16', 'q8', 'q4', 'nf4'].includes(b.dtype)) {
+    throw new Error(`matmul: B must be f32, f16, bf16, q8, q4 or nf4, got ${b.dtype} (${b})`);
+  }
+  if (isQuantFormat(b.dtype)) {
+    // A quantized weight is [rows, cols] with blocks along cols: the product must read it as stored.
+    const { rb, cb } = storedShapes(o);
+    if (b.shape.length !== 2 || b.shape[0] < rb || b.shape[1] !== cb)
+      throw new Error(
+        `matmul: the ${b.dtype} weight ${b} is not the stored B [${rb}, ${cb}] of this product`,
+      );
   }
   if (o.beta !== undefined && o.beta !== 0 && o.beta !== 1)
     throw new Error(`matmul: beta must be 0 or 1, got ${o.beta}`);
@@ -230,6 +243,6 @@ function validate(a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions): void {
     if (t.size < n) throw new Error(`matmul: ${what} ${t} holds ${t.size} elements but ${n} are needed`);
   };
   need(a, M * K, o.transA ? 'A [K,M]' : 'A [M,K]');
-  need(b, K * N, o.transB ? 'B [N,K]' : 'B [K,N]');
+  if (!isQuantFormat(b.dtype)) need(b, K * N, o.transB ? 'B [N,K]' : 'B [K,N]');
   need(c, M * N, 'C [M,N]');
 }

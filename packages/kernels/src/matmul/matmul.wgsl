@@ -22,16 +22,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let sBn = select(1u, p.K, tb);
   // op(A)(m, k) = A[m * sAm + k * sAk]; op(B)(k, n) = W[k * sBk + n * sBn].
   let ia = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.M - 1u)) * sAm;
-  let ib = min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.N - 1u)) * sBn;
+  let nn = min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.N - 1u));
+  let ib = nn * sBn;
   var c0 = vec4<f32>();
   var c1 = vec4<f32>();
   var c2 = vec4<f32>();
   var c3 = vec4<f32>();
   for (var k = 0u; k < p.K; k++) {
     let oa = k * sAk;
-    let ob = k * sBk;
     let a = vec4<f32>(A[ia.x + oa], A[ia.y + oa], A[ia.z + oa], A[ia.w + oa]);
+#if W_QUANT
+    // Quantized weights decode by stored row and column (rows are padded to whole blocks).
+    let b = vec4<f32>(opB(k, nn.x), opB(k, nn.y), opB(k, nn.z), opB(k, nn.w));
+#else
+    let ob = k * sBk;
     let b = vec4<f32>(wload(ib.x + ob), wload(ib.y + ob), wload(ib.z + ob), wload(ib.w + ob));
+#endif
     c0 += a * b.x;
     c1 += a * b.y;
     c2 += a * b.z;
