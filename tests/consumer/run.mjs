@@ -265,7 +265,7 @@ await step('a Vite page (no plugins) embeds a text in headless Chromium', async 
   }
 });
 
-await step('without webgpu installed, requestNodeGpu names the package to install', () => {
+await step('without webgpu installed, importing @llara/gpu/node names the package to install', () => {
   // A separate project outside `project` (whose node_modules has webgpu), with only @llara/gpu.
   const bare = tempDir('llara-consumer-bare-');
   writeFileSync(

@@ -22,8 +22,8 @@ export interface NodeGpuOptions extends GpuOptions {
 let globalsInstalled = false;
 
 /**
- * Dawn's binding, loaded on first use: `webgpu` is an optional peer dependency of this package (the
- * browser entry does not need it), so a Node user without it gets one sentence naming it.
+ * Dawn's binding: `webgpu` is an optional peer dependency of this package (the browser entry does not
+ * need it), so a Node user without it gets one sentence naming it when importing this entry.
  */
 async function loadDawn(): Promise<typeof import('webgpu')> {
   try {
@@ -38,8 +38,12 @@ async function loadDawn(): Promise<typeof import('webgpu')> {
   }
 }
 
+// Loaded when this module is (top-level await), as a static import would be. Loading it lazily inside
+// requestNodeGpu made Dawn abort ("std::system_error: Invalid argument") in about half of the runs of
+// gpu.test.ts under vitest, on the third device of the file.
+const { create, globals } = await loadDawn();
+
 export async function requestNodeGpu(opts: NodeGpuOptions = {}): Promise<Gpu> {
-  const { create, globals } = await loadDawn();
   if (!globalsInstalled) {
     Object.assign(globalThis, globals);
     globalsInstalled = true;
