@@ -12,19 +12,12 @@ import { FlatIndex } from '@llara/index';
 import { type Embedder, type EmbedProgress, type Layout, type Role, sortByLength } from '@llara/trainer';
 import { boundedLayout } from './bounded-layout.ts';
 import type { Documents } from './documents.ts';
+import type { Truncation } from './truncation.ts';
 
 export interface Hit {
   id: string;
   text: string;
   score: number;
-}
-
-/** Texts cut at the token limit: how many, and how many text tokens each kept (prompt excluded). */
-export interface Truncation {
-  count: number;
-  keptTokens: number;
-  /** The max-length setting the texts were cut to fit, prompt included. */
-  maxLen: number;
 }
 
 export interface BuildOptions {
@@ -120,19 +113,4 @@ function truncation(
     keptTokens: cut.length > 0 ? cut[0].textRange[1] - cut[0].textRange[0] : 0,
     maxLen: embedder.options.maxLen,
   };
-}
-
-/** "2 of 6 documents were longer than the 128-token limit and were cut to their first 86 tokens." or null. */
-export function describeTruncation(
-  cut: Truncation,
-  total: number,
-  noun: 'document' | 'query',
-): string | null {
-  if (cut.count === 0) return null;
-  const limit = `the ${cut.maxLen}-token limit (prompt included)`;
-  if (noun === 'query')
-    return `The query is longer than ${limit}: only its first ${cut.keptTokens} tokens were searched.`;
-  const one = cut.count === 1;
-  const which = total === 1 ? 'The document' : `${cut.count} of ${total} documents`;
-  return `${which} ${one ? 'was' : 'were'} longer than ${limit} and ${one ? 'was' : 'were'} cut to ${one ? 'its' : 'their'} first ${cut.keptTokens} tokens.`;
 }

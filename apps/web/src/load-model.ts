@@ -1,9 +1,10 @@
 /**
- * A model folder (+ optional PEFT adapter) -> a model on the page's GPU ready for a recipe: the browser
- * twin of the CLI's `apps/cli/src/model-loader.ts`, reading through `ModelFiles` instead of the disk.
- * Two steps, so that a bad folder never costs the page its working model: `prepareModel` checks
+ * A model folder (+ optional PEFT adapter) -> a model on the model worker's GPU ready for a recipe: the
+ * browser twin of the CLI's `apps/cli/src/model-loader.ts`, reading through `ModelFiles` instead of the
+ * disk. Two steps, so that a bad folder never costs the page its working model: `prepareModel` checks
  * everything that can be checked without the GPU (JSON files, config, tokenizer, checkpoint headers, the
- * adapter), and only then does the page unload the old model and `uploadModel` the new one.
+ * adapter), and only then does the worker (`model-worker.ts`) unload the old model and `uploadModel` the
+ * new one.
  *
  * @example
  * const prepared = await prepareModel({ label: url, files: urlFiles(url), adapter: null }, getRecipe('flag'));

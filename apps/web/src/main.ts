@@ -1,13 +1,12 @@
 /**
- * The demo page: pick a device, load a model, embed documents, search as you type. Every step reports
- * its time; every failure becomes one sentence in the page. What the page knows lives in one PageState;
+ * The demo page: pick a device, load a model, embed documents, search as you type. The device, the model
+ * and the embeddings live in a dedicated worker (`model-worker.ts`), so loading, embedding and searching
+ * never block typing; this thread only sends calls and draws. Every step reports its time; every failure
+ * becomes one sentence in the page. What the page knows lives in one PageState;
  * when the documents, the model or the adapter change, page-render.ts's `showStateChange` resets every
  * display derived from them (results, progress, timings, errors).
  */
 import { isQuantFormat } from '@llara/gpu';
-import { Embedder, getRecipe } from '@llara/trainer';
-import { connectGpu, deviceSummary, formatCapabilities } from './device.ts';
-import { DocumentSearch, describeTruncation } from './document-search.ts';
 import {
   asLines,
   type Documents,
@@ -17,31 +16,33 @@ import {
 } from './documents.ts';
 import { errorMessage, formatMs } from './dom.ts';
 import { LatestRunner } from './latest-runner.ts';
-import { prepareModel, uploadModel } from './load-model.ts';
+import { ModelWorker, type RemoteModel } from './model-client.ts';
 import {
   CRANFIELD_CORPUS_PATH,
-  defaultModelFiles,
   findDemoAdapter,
   hasDirectoryPicker,
-  type ModelSource,
   pickDirectory,
   pickedFromFileList,
-  sourceFromPicked,
 } from './model-files.ts';
-import { BUNDLED_LABEL, refreshControls, renderAdapter, showStateChange } from './page-render.ts';
+import type { AdapterSpec, LoadProgress, ModelSpec } from './model-protocol.ts';
+import { refreshControls, renderAdapter, showStateChange } from './page-render.ts';
 import { type JobKind, PageState } from './page-state.ts';
 import { clearError, renderResults, setNote, showError, ui } from './page-ui.ts';
 import { fetchServedFiles, type ServedFiles } from './served-files.ts';
 import { mountTrainPanel } from './train/train-panel.ts';
+import { describeTruncation } from './truncation.ts';
 
 const TOP_K = 10;
 const CRANFIELD_SAMPLE = 200;
 const SEARCH_DEBOUNCE_MS = 150;
 const EMBED_BATCH = 16;
-const recipe = getRecipe('flag');
 const base = document.baseURI;
-const state = new PageState();
+const state = new PageState<RemoteModel>();
 let served: ServedFiles | null = null;
+const worker = new ModelWorker((message) => {
+  state.deviceLost();
+  showError(message);
+});
 
 state.onChange((e) => showStateChange(state, e));
 
@@ -78,17 +79,13 @@ async function startDevice(): Promise<void> {
   ui.openDirectory.hidden = !hasDirectoryPicker();
   const adapter = fetchServedFiles(base).then(async (files) => {
     served = files;
-    state.demoAdapter = await findDemoAdapter(base, files);
+    state.demoAdapter = (await findDemoAdapter(base, files)) ? { kind: 'demo', base, served: files } : null;
   });
   try {
-    const gpu = await connectGpu();
-    state.gpu = gpu;
-    ui.deviceSummary.textContent = deviceSummary(gpu);
-    ui.device.textContent = formatCapabilities(gpu.caps);
-    gpu.onLost((e) => {
-      state.deviceLost();
-      showError(e);
-    });
+    const device = await worker.connect();
+    state.device = device;
+    ui.deviceSummary.textContent = device.summary;
+    ui.device.textContent = device.capabilities;
   } catch (e) {
     ui.deviceSummary.textContent = 'No WebGPU device.';
     showError(e);
@@ -97,46 +94,42 @@ async function startDevice(): Promise<void> {
   refreshControls(state);
 }
 
-/** Checks the new model completely, and only then replaces the loaded one. */
-async function load(source: ModelSource): Promise<void> {
-  const gpu = state.gpu;
-  if (!gpu) throw new Error('There is no WebGPU device to load the model on.');
+/** Checks the new model completely (in the worker), and only then replaces the loaded one. */
+async function load(spec: ModelSpec): Promise<void> {
+  if (!state.device) throw new Error('There is no WebGPU device to load the model on.');
   const previous = state.model;
-  ui.modelStatus.textContent = `Checking ${source.label}…`;
-  let prepared: Awaited<ReturnType<typeof prepareModel>>;
-  try {
-    prepared = await prepareModel(source, recipe);
-  } catch (e) {
-    ui.modelStatus.textContent = previous ? `Loaded ${previous.describe()}.` : 'No model loaded.';
-    throw new Error(`${errorMessage(e)}${previous ? ` ${previous.label} stays loaded.` : ''}`);
-  }
-  // A query still running would use the model about to be destroyed.
+  // A query still running would use the model about to be replaced.
   await searches.idle();
-  // The old model's GPU memory is freed before the new one is uploaded.
-  state.setModel(null);
-  ui.modelStatus.textContent = `Loading ${source.label}…`;
-  const t0 = performance.now();
-  let loaded: Awaited<ReturnType<typeof uploadModel>>;
+  let phase: LoadProgress['phase'] | null = null;
   try {
     const quantize = isQuantFormat(ui.quantize.value) ? ui.quantize.value : undefined;
-    loaded = await uploadModel(
-      gpu,
-      prepared,
-      state.wantAdapter,
-      (f) => {
-        ui.loadProgress.value = f;
-      },
-      quantize,
-    );
+    const loaded = await worker.load(spec, state.wantAdapter, quantize, (p) => {
+      if (p.phase === 'checking') ui.modelStatus.textContent = `Checking ${p.label}…`;
+      else {
+        // The worker freed the old model: whatever was built from it is gone.
+        if (phase !== 'loading') {
+          state.setModel(null);
+          ui.modelStatus.textContent = `Loading ${p.label}…`;
+        }
+        ui.loadProgress.value = p.fraction;
+      }
+      phase = p.phase;
+    });
+    state.setModel(loaded);
+    ui.loadProgress.value = 1;
+    ui.modelStatus.textContent = `Loaded ${loaded.describe()}.`;
+    ui.timeLoad.textContent = formatMs(loaded.loadMs);
   } catch (e) {
-    ui.loadProgress.value = 0;
-    ui.modelStatus.textContent = 'No model loaded.';
+    if (phase === 'checking') {
+      ui.modelStatus.textContent = previous ? `Loaded ${previous.describe()}.` : 'No model loaded.';
+      throw new Error(`${errorMessage(e)}${previous ? ` ${previous.label} stays loaded.` : ''}`);
+    }
+    if (phase === 'loading') {
+      ui.loadProgress.value = 0;
+      ui.modelStatus.textContent = 'No model loaded.';
+    }
     throw e;
   }
-  state.setModel(loaded);
-  ui.loadProgress.value = 1;
-  ui.modelStatus.textContent = `Loaded ${loaded.describe()}.`;
-  ui.timeLoad.textContent = formatMs(performance.now() - t0);
 }
 
 function currentDocuments(): Documents {
@@ -156,15 +149,12 @@ async function embed(signal: AbortSignal): Promise<void> {
   if (docs.ids.length === 0) throw new Error('There are no documents to embed: type some, one per line.');
   const version = state.documentsVersion;
   await searches.idle();
-  const embedder = new Embedder(loaded.model, loaded.tokenizer, loaded.recipe, {
-    maxLen: Number(ui.maxLen.value),
-    batchSize: EMBED_BATCH,
-    baseVocab: loaded.baseVocab,
-  });
   ui.embedProgress.value = 0;
   setNote(ui.embedNote, null);
   ui.embedStatus.textContent = `Embedding ${docs.ids.length} documents…`;
-  const search = await DocumentSearch.build(embedder, docs, {
+  const search = await worker.embed(loaded, docs, {
+    maxLen: Number(ui.maxLen.value),
+    batchSize: EMBED_BATCH,
     signal,
     onProgress: (p) => {
       ui.embedProgress.value = p.done / p.total;
@@ -174,7 +164,7 @@ async function embed(signal: AbortSignal): Promise<void> {
   if (!state.setIndex(search, version, loaded)) return;
   const perSecond = search.size / (search.embedMs / 1000);
   ui.embedProgress.value = 1;
-  ui.embedStatus.textContent = `Embedded ${search.size} documents (${search.tokens.toLocaleString('en-US')} tokens, ${search.embedder.dim} dimensions) in ${formatMs(search.embedMs)}.`;
+  ui.embedStatus.textContent = `Embedded ${search.size} documents (${search.tokens.toLocaleString('en-US')} tokens, ${search.dim} dimensions) in ${formatMs(search.embedMs)}.`;
   setNote(ui.embedNote, describeTruncation(search.cut, search.size, 'document'));
   ui.timeEmbed.textContent = formatMs(search.embedMs);
   ui.timeRate.textContent = `${perSecond.toFixed(1)} docs/s, ${Math.round(search.tokens / (search.embedMs / 1000)).toLocaleString('en-US')} tokens/s`;
@@ -190,9 +180,17 @@ const searches = new LatestRunner<string>(
       setNote(ui.queryNote, null);
       return renderResults(query, []);
     }
-    const { hits, ms, cut } = await search.search(query, TOP_K);
+    let answer: Awaited<ReturnType<typeof worker.search>>;
+    try {
+      answer = await worker.search(search, query, TOP_K);
+    } catch (e) {
+      // The documents or the model changed while this query ran: its error is moot too.
+      if (state.search !== search) return;
+      throw e;
+    }
     // The documents or the model may have changed while this query ran.
     if (state.search !== search) return;
+    const { hits, ms, cut } = answer;
     renderResults(query, hits);
     setNote(ui.queryNote, describeTruncation(cut, 1, 'query'));
     ui.timeQuery.textContent = formatMs(ms);
@@ -201,9 +199,7 @@ const searches = new LatestRunner<string>(
 );
 
 ui.loadDefault.addEventListener('click', () =>
-  runJob('load', () =>
-    load({ label: BUNDLED_LABEL, files: defaultModelFiles(base, served), adapter: state.demoAdapter }),
-  ),
+  runJob('load', () => load({ kind: 'bundled', base, served, adapter: state.demoAdapter })),
 );
 ui.modelFolder.addEventListener('change', () =>
   runJob('load', async () => {
@@ -211,13 +207,13 @@ ui.modelFolder.addEventListener('change', () =>
     if (!list || list.length === 0) return;
     const { folderName, picked } = pickedFromFileList(list);
     ui.modelFolder.value = '';
-    await load(sourceFromPicked(folderName, picked));
+    await load({ kind: 'picked', folderName, picked });
   }),
 );
 ui.openDirectory.addEventListener('click', () =>
   runJob('load', async () => {
     const dir = await pickDirectory();
-    if (dir) await load(sourceFromPicked(dir.folderName, dir.picked));
+    if (dir) await load({ kind: 'picked', folderName: dir.folderName, picked: dir.picked });
   }),
 );
 ui.useAdapter.addEventListener('change', () => {
@@ -227,7 +223,7 @@ ui.useAdapter.addEventListener('change', () => {
   void runJob('adapter', async () => {
     // A query still running would see the adapter change under it.
     await searches.idle();
-    model.setAdapter(state.wantAdapter);
+    await model.setAdapter(state.wantAdapter);
     state.adapterChanged();
     ui.modelStatus.textContent = `Loaded ${model.describe()}.`;
   });
@@ -260,12 +256,11 @@ ui.query.addEventListener('input', () => {
 void startDevice();
 mountTrainPanel(document.querySelector<HTMLElement>('[data-testid="train"]') as HTMLElement, {
   documents: () => currentDocuments().texts,
-  useAdapter: async (adapter) => {
+  useAdapter: async (files) => {
     ui.useAdapter.checked = true;
     state.wantAdapter = true;
-    await runJob('load', () =>
-      load({ label: BUNDLED_LABEL, files: defaultModelFiles(base, served), adapter }),
-    );
+    const adapter: AdapterSpec = { kind: 'bytes', location: 'the trained adapter', files };
+    await runJob('load', () => load({ kind: 'bundled', base, served, adapter }));
     await runJob('embed', embed);
   },
 });

@@ -25,6 +25,8 @@ export interface ModelSource {
 export const DEFAULT_MODEL_PATH = 'models/stories260K/';
 export const DEMO_ADAPTER_PATH = 'demo-adapter/';
 export const CRANFIELD_CORPUS_PATH = 'cranfield/corpus.jsonl';
+/** The status-line label of the bundled model, whose scores get a caveat. */
+export const BUNDLED_LABEL = 'bundled stories260K';
 
 export function defaultModelFiles(base: string, served: ServedFiles | null): ModelFiles {
   return listedFiles(
@@ -38,8 +40,7 @@ export function defaultModelFiles(base: string, served: ServedFiles | null): Mod
  * error, or a page in its place (a static host's fallback) all mean "none".
  */
 export async function findDemoAdapter(base: string, served: ServedFiles | null): Promise<ModelFiles | null> {
-  const names = served ? (served[DEMO_ADAPTER_PATH] ?? []) : null;
-  const files = listedFiles(urlFiles(new URL(DEMO_ADAPTER_PATH, base).toString()), names);
+  const files = demoAdapterFiles(base, served);
   try {
     if (!(await files.has(ADAPTER_CONFIG_FILE)) || !(await files.has(ADAPTER_WEIGHTS_FILE))) return null;
     JSON.parse(new TextDecoder().decode(await files.read(ADAPTER_CONFIG_FILE)));
@@ -47,6 +48,12 @@ export async function findDemoAdapter(base: string, served: ServedFiles | null):
   } catch {
     return null;
   }
+}
+
+/** The demo adapter's files on the server (whether or not it has them). */
+export function demoAdapterFiles(base: string, served: ServedFiles | null): ModelFiles {
+  const names = served ? (served[DEMO_ADAPTER_PATH] ?? []) : null;
+  return listedFiles(urlFiles(new URL(DEMO_ADAPTER_PATH, base).toString()), names);
 }
 
 /** A picked file with its path inside the picked folder ("model.safetensors", "adapter/adapter_config.json"). */

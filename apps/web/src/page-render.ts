@@ -3,17 +3,14 @@
  * the reset of every display derived from the documents, model or adapter when one of them changes (the
  * one place that does it, so a stale progress bar, timing, result or error cannot survive a change).
  */
-import { DEMO_ADAPTER_PATH } from './model-files.ts';
+import { BUNDLED_LABEL, DEMO_ADAPTER_PATH } from './model-files.ts';
 import type { ChangeEvent, PageState } from './page-state.ts';
 import { clearError, renderResults, resetTimings, setNote, setRichText, ui } from './page-ui.ts';
-
-/** The status-line label of the bundled model, whose scores get a caveat. */
-export const BUNDLED_LABEL = 'bundled stories260K';
 
 /** Enables what makes sense now: no second job while one runs; documents can change at any time. */
 export function refreshControls(state: PageState): void {
   const idle = state.job === null;
-  const ready = state.gpu !== null && idle;
+  const ready = state.device !== null && idle;
   ui.loadDefault.disabled = !ready;
   ui.modelFolder.disabled = !ready;
   ui.openDirectory.disabled = !ready;

@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { DocumentSearch } from './document-search.ts';
-import type { LoadedModel } from './load-model.ts';
-import { type ChangeEvent, PageState } from './page-state.ts';
+import type { IndexInfo } from './model-protocol.ts';
+import { type ChangeEvent, type PageModel, PageState } from './page-state.ts';
 
 // Stand-ins: PageState only compares them and destroys models.
 const fakeModel = () => {
   const m = { destroyed: 0, destroy: () => void m.destroyed++ };
-  return m as unknown as LoadedModel & { destroyed: number };
+  return m as unknown as PageModel & { destroyed: number };
 };
-const fakeSearch = () => ({}) as DocumentSearch;
+const fakeSearch = () => ({}) as IndexInfo;
 
 function recorded(): { state: PageState; events: ChangeEvent[] } {
   const state = new PageState();

@@ -3,20 +3,30 @@
  * every edit bumps), the model, the index built from both, the adapter choice and the one job running.
  * Whatever the index was built from changes through a method here, and that one place drops the index,
  * aborts an embedding run and tells the page (which resets results, progress, timings and errors), so no
- * display can outlive the state it shows. A job's AbortSignal is what a Web Worker would be cancelled by.
+ * display can outlive the state it shows. The model and the index live in the model worker; the state
+ * holds their handles, and a job's AbortSignal is what cancels the worker's run.
  *
  * @example
  * const state = new PageState();
  * state.onChange(({ change }) => resetDisplays(change));
  * const signal = state.startJob('embed');
  * const version = state.documentsVersion;
- * state.setIndex(await DocumentSearch.build(embedder, docs, { signal }), version, model);
+ * state.setIndex(await worker.embed(model, docs, { maxLen, batchSize, signal, onProgress }), version, model);
  */
-import type { Gpu } from '@llara/gpu';
-import type { ModelFiles } from '@llara/llama';
-import type { DocumentSearch } from './document-search.ts';
 import type { Documents } from './documents.ts';
-import type { LoadedModel } from './load-model.ts';
+import type { AdapterSpec, DeviceInfo, IndexInfo } from './model-protocol.ts';
+
+/** What the page needs to know of a loaded model (the model itself is in the worker). */
+export interface PageModel {
+  readonly label: string;
+  /** The adapter found with the model, or null. */
+  readonly adapter: { location: string } | null;
+  /** Whether the adapter is applied now. */
+  readonly adapterApplied: boolean;
+  /** One line for the page: layers, sizes, added tokens, adapter. */
+  describe(): string;
+  destroy(): void;
+}
 
 /** What changed: the documents, the model (loaded, replaced or unloaded), the adapter, or the device. */
 export type Change = 'documents' | 'model' | 'adapter' | 'device';
@@ -31,22 +41,24 @@ export interface ChangeEvent {
 
 export type JobKind = 'load' | 'embed' | 'adapter';
 
-export class PageState {
-  gpu: Gpu | null = null;
+/** `M`: the page's model handle (the model worker's `RemoteModel`; a stand-in in tests). */
+export class PageState<M extends PageModel = PageModel> {
+  /** The model worker's WebGPU device, or null (none yet, or lost). */
+  device: DeviceInfo | null = null;
   /** The adapter the server has for the bundled model (`pnpm demo` trains one), or null. */
-  demoAdapter: ModelFiles | null = null;
+  demoAdapter: AdapterSpec | null = null;
   /** Whether the user wants an available adapter applied (the checkbox, while it is enabled). */
   wantAdapter = true;
   /** Documents from a file or Cranfield (with their ids) while the textarea still shows them unedited. */
   picked: Documents | null = null;
-  private currentModel: LoadedModel | null = null;
+  private currentModel: M | null = null;
   private version = 0;
-  private index: { search: DocumentSearch; documentsVersion: number; model: LoadedModel } | null = null;
+  private index: { search: IndexInfo; documentsVersion: number; model: M } | null = null;
   private running: { kind: JobKind; controller: AbortController } | null = null;
   private stale = false;
   private readonly listeners: ((e: ChangeEvent) => void)[] = [];
 
-  get model(): LoadedModel | null {
+  get model(): M | null {
     return this.currentModel;
   }
 
@@ -61,7 +73,7 @@ export class PageState {
   }
 
   /** The index, only while it was built from the documents shown and the model loaded. */
-  get search(): DocumentSearch | null {
+  get search(): IndexInfo | null {
     const i = this.index;
     return i && i.documentsVersion === this.version && i.model === this.currentModel ? i.search : null;
   }
@@ -78,7 +90,7 @@ export class PageState {
   }
 
   /** Replaces the model (null: none), destroying the old one. */
-  setModel(model: LoadedModel | null): void {
+  setModel(model: M | null): void {
     if (this.currentModel !== model) this.currentModel?.destroy();
     this.currentModel = model;
     this.invalidate('model');
@@ -93,7 +105,7 @@ export class PageState {
 
   /** The device is gone, and the model's buffers with it. */
   deviceLost(): void {
-    this.gpu = null;
+    this.device = null;
     this.currentModel = null;
     this.invalidate('device');
   }
@@ -113,7 +125,7 @@ export class PageState {
    * Keeps an index built from documents version `documentsVersion` with `model`; false (nothing kept) when
    * either changed while it was built.
    */
-  setIndex(search: DocumentSearch, documentsVersion: number, model: LoadedModel): boolean {
+  setIndex(search: IndexInfo, documentsVersion: number, model: M): boolean {
     if (documentsVersion !== this.version || model !== this.currentModel) return false;
     this.index = { search, documentsVersion, model };
     this.stale = false;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeTruncation } from './document-search.ts';
 import { decodeText, parseJsonText } from './text-bytes.ts';
+import { describeTruncation } from './truncation.ts';
 
 describe('text checks', () => {
   it('decodes UTF-8 text and names a binary file in one sentence', () => {

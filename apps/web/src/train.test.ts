@@ -3,6 +3,7 @@
  * stories260K in the page's worker give the losses `runPretrain` (what `llara pretrain` runs) gives in
  * Node on the same rows, seed and settings; the downloaded adapter, loaded in Node, gives the page's
  * search scores; a reload mid-run continues to the same losses; bad input is one sentence. Reports
+ * how soon a query typed while training is answered (the page's model runs in its own worker too) and
  * the main thread's longest task while training.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,7 @@ const SETTINGS: TrainSettings = {
 const TOLERANCE = [2e-4, 1e-3, 2e-3];
 
 const QUERY = 'heat moves from a hot plate to a cold fluid';
+const TRAINING_QUERY = 'a rocket engine burns fuel and oxygen';
 
 let app: ServedApp | undefined;
 let tmp = '';
@@ -132,6 +134,15 @@ async function waitForText(testId: string, pattern: RegExp, timeout = 120_000): 
   return (await page.getByTestId(testId).textContent()) ?? '';
 }
 
+/** The results the page shows. */
+const pageResults = () =>
+  page.$$eval('[data-testid="result"]', (els) =>
+    els.map((el) => ({
+      id: (el as HTMLElement).dataset.id ?? '',
+      score: Number(el.querySelector('[data-testid="result-score"]')?.textContent),
+    })),
+  );
+
 const trainDataset = () =>
   page.evaluate(() => ({ ...document.querySelector<HTMLElement>('[data-testid="train"]')!.dataset }));
 
@@ -143,6 +154,50 @@ async function waitCheckpoint(step: number): Promise<void> {
     step,
     { timeout: 300_000, polling: 100 },
   );
+}
+
+/**
+ * Types `query` key by key into the search box and waits for its results: the ms from the last keystroke
+ * until they show (the page's 150 ms search debounce included), and the Train panel's state then.
+ */
+async function typeQuery(
+  query: string,
+): Promise<{ ms: number; training: string; first: number; shown: number; worker: string }> {
+  await page.evaluate((q) => {
+    type Typed = { want: string; first: number; last: number; shown: number; training: string };
+    const w = window as unknown as { __typed?: Typed };
+    const input = document.querySelector<HTMLInputElement>('[data-testid="query"]')!;
+    const results = document.querySelector<HTMLElement>('[data-testid="results"]')!;
+    if (!w.__typed) {
+      input.addEventListener('input', () => {
+        const t = w.__typed!;
+        t.last = performance.now();
+        t.first ||= t.last;
+      });
+      new MutationObserver(() => {
+        const t = w.__typed!;
+        if (t.shown === 0 && results.dataset.query === t.want) {
+          t.shown = performance.now();
+          t.training = document.querySelector<HTMLElement>('[data-testid="train"]')?.dataset.training ?? '';
+        }
+      }).observe(results, { attributes: true, attributeFilter: ['data-query'] });
+    }
+    w.__typed = { want: q, first: 0, last: 0, shown: 0, training: '' };
+    input.value = '';
+  }, query);
+  await page.getByTestId('query').pressSequentially(query);
+  await page.waitForFunction(() => (window as unknown as { __typed: { shown: number } }).__typed.shown > 0);
+  const t = await page.evaluate(
+    () =>
+      (
+        window as unknown as {
+          __typed: { first: number; last: number; shown: number; training: string };
+        }
+      ).__typed,
+  );
+  // What the page shows as the query's time: embedding it and searching, measured in the worker.
+  const worker = (await page.getByTestId('time-query').textContent()) ?? '';
+  return { ms: t.shown - t.last, training: t.training, first: t.first, shown: t.shown, worker };
 }
 
 /** Fills the documents and settings (a reload empties the textarea) and presses Train. */
@@ -184,10 +239,10 @@ describe('Train panel in Chromium', { timeout: 300_000 }, () => {
     page = await app.browser.newPage({ viewport: { width: 1100, height: 1400 }, acceptDownloads: true });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.addInitScript(() => {
-      const w = window as unknown as { __longTasks: number[] };
+      const w = window as unknown as { __longTasks: { start: number; ms: number }[] };
       w.__longTasks = [];
       new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) w.__longTasks.push(e.duration);
+        for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, ms: e.duration });
       }).observe({ type: 'longtask', buffered: true });
     });
     await page.goto(app.url);
@@ -205,8 +260,15 @@ describe('Train panel in Chromium', { timeout: 300_000 }, () => {
     await page.waitForFunction(() =>
       /·/.test(document.querySelector('[data-testid="device-summary"]')?.textContent ?? ''),
     );
+    // The page's search, in its own model worker, to type into while the Train panel trains.
+    await page.getByTestId('load-default').click();
+    await waitForText('model-status', /^Loaded /);
+    await page.getByTestId('embed').click();
+    await waitForText('embed-status', /^Embedded 4 documents/);
+    const idle = await typeQuery(QUERY);
+    expect((await pageResults()).map((h) => h.id)).toHaveLength(4);
     await page.evaluate(() => {
-      (window as unknown as { __longTasks: number[] }).__longTasks.length = 0;
+      (window as unknown as { __longTasks: unknown[] }).__longTasks.length = 0;
     });
     await page.getByTestId('train-start').click();
     // Pause after the first step and resume: the checkpoint taken on Pause must not change the run.
@@ -223,21 +285,26 @@ describe('Train panel in Chromium', { timeout: 300_000 }, () => {
       /^Paused after step [12] \(checkpoint saved\)\.$/,
     );
     await page.getByTestId('train-resume').click();
+    const busy = await typeQuery(TRAINING_QUERY);
+    expect((await pageResults()).map((h) => h.id)).toHaveLength(4);
     await waitTrained();
-    const count = await page.evaluate(
-      () => (window as unknown as { __longTasks: number[] }).__longTasks.length,
+    const tasks = await page.evaluate(
+      () => (window as unknown as { __longTasks: { start: number; ms: number }[] }).__longTasks,
     );
-    const longest = await page.evaluate(() =>
-      Math.max(0, ...(window as unknown as { __longTasks: number[] }).__longTasks),
-    );
+    const longest = Math.max(0, ...tasks.map((t) => t.ms));
+    // Long tasks that overlap the typing, from its first keystroke to its results.
+    const whileTyping = tasks.filter((t) => t.start < busy.shown && t.start + t.ms > busy.first);
     const handler = await page.evaluate(() =>
       (window as unknown as { __llaraTrain: { longestHandlerMs(): number } }).__llaraTrain.longestHandlerMs(),
     );
     const rate = await page.getByTestId('train-rate').textContent();
     const tokens = await page.getByTestId('train-tokens').textContent();
-    // Reported, never asserted: the main thread only draws; the worker does the work.
+    // Reported, never asserted: the main thread only draws; the workers do the work.
     console.log(
-      `main thread while training: ${count} long tasks (over 50 ms), the longest ${longest.toFixed(0)} ms; the longest worker-message handler (drawing included) ${handler.toFixed(1)} ms; ${rate} steps/s, ${tokens} tokens/s`,
+      `search typed key by key: results ${busy.ms.toFixed(0)} ms after the last keystroke while training (Train panel ${busy.training} then; ${busy.worker} in the model worker), ${idle.ms.toFixed(0)} ms before training (${idle.worker}); 150 ms debounce included; ${whileTyping.length} long tasks while typing (${whileTyping.map((t) => `${t.ms.toFixed(0)} ms`).join(', ') || 'none'})`,
+    );
+    console.log(
+      `main thread while training: ${tasks.length} long tasks (over 50 ms), the longest ${longest.toFixed(0)} ms; the longest worker-message handler (drawing included) ${handler.toFixed(1)} ms; ${rate} steps/s, ${tokens} tokens/s`,
     );
     const lines = await pageLines();
     expectSameLosses(lines, node);
@@ -275,12 +342,7 @@ describe('Train panel in Chromium', { timeout: 300_000 }, () => {
       (q) => document.querySelector<HTMLElement>('[data-testid="results"]')?.dataset.query === q,
       QUERY,
     );
-    const hits = await page.$$eval('[data-testid="result"]', (els) =>
-      els.map((el) => ({
-        id: (el as HTMLElement).dataset.id ?? '',
-        score: Number(el.querySelector('[data-testid="result-score"]')?.textContent),
-      })),
-    );
+    const hits = await pageResults();
     expect(hits).toHaveLength(4);
 
     // Node: `llara embed --adapter DIR` (in-process) with the page's embedding settings (max length 128).

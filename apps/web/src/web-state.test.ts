@@ -21,8 +21,9 @@ const THREE = [
   'A rocket engine burns fuel and oxygen to push hot gas out of its nozzle.',
   'Shock waves form in front of a body flying faster than the speed of sound.',
 ];
-// Two batches of short documents: the edit lands while the first is embedded, and the second never runs.
-const MANY = Array.from({ length: 20 }, (_, i) => `Old note ${i}.`);
+// Twenty batches of short documents: the model worker embeds them while the page stays free, so the
+// edit lands after the first batch is reported and the worker's run stops at its next batch.
+const MANY = Array.from({ length: 320 }, (_, i) => `Old note ${i}.`);
 
 let app: ServedApp | undefined;
 let demo: DemoPage;
@@ -122,7 +123,7 @@ describe('web demo state in Chromium', () => {
     await page().waitForFunction(() => document.body.dataset.busy === 'true');
     await demo.page
       .getByTestId('embed-status')
-      .filter({ hasText: /^Embedding/ })
+      .filter({ hasText: /^Embedding: 16 \/ 320 documents/ })
       .waitFor();
     await setDocuments(THREE);
     const status = await demo.waitForText('embed-status', /again\.$/);

@@ -55,6 +55,12 @@ describe('web demo in Chromium', () => {
     await expect.poll(() => demo.text('adapter-note')).toMatch(/^Demo adapter found at \/demo-adapter\//);
     expect(await page().getByTestId('use-adapter').isChecked()).toBe(true);
     expect(await page().getByTestId('load-default').isEnabled()).toBe(true);
+    // The device (and later the model and the index) belongs to the page's model worker.
+    expect(
+      page()
+        .workers()
+        .some((w) => /\/model-worker[^/]*\.js$/.test(w.url())),
+    ).toBe(true);
   });
 
   it('loads stories260K, embeds five documents and ranks the matching one first', async () => {

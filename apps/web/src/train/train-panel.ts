@@ -7,7 +7,7 @@
  * @example
  * mountTrainPanel(document.querySelector('#train')!, { documents: () => texts, useAdapter: (files) => ... });
  */
-import { type ModelFiles, memoryFiles, parseLlamaConfig, readAdapter, readJson } from '@llara/llama';
+import { memoryFiles, parseLlamaConfig, readAdapter, readJson } from '@llara/llama';
 import type { MetricsLine } from '@llara/trainer';
 import { unzipSync } from 'fflate';
 import { errorMessage } from '../dom.ts';
@@ -24,8 +24,8 @@ import './train-panel.css';
 export interface TrainHost {
   /** The page's documents (texts), read when Train is pressed. */
   documents(): string[];
-  /** Switches the page's search to this adapter on the bundled model (load + embed). */
-  useAdapter(adapter: ModelFiles): Promise<void> | void;
+  /** Switches the page's search to this adapter (its PEFT files) on the bundled model (load + embed). */
+  useAdapter(files: Record<string, Uint8Array>): Promise<void> | void;
 }
 
 type Field = {
@@ -354,7 +354,7 @@ export function mountTrainPanel(container: HTMLElement, host: TrainHost): void {
     if (!adapter) return;
     showError(null);
     try {
-      await host.useAdapter(memoryFiles(adapterBytes(adapter), 'the trained adapter'));
+      await host.useAdapter(adapterBytes(adapter));
     } catch (e) {
       showError(errorMessage(e));
     }

@@ -15,19 +15,14 @@ import {
   restorePretrain,
   snapshotPretrain,
 } from '@llara/trainer';
+import { firstLine, workerScope } from '../worker-rpc.ts';
 import { type BundledModel, loadBundledModel } from './bundled-model.ts';
 import { OpfsCheckpoints } from './opfs-checkpoints.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import { checkSettings, loraConfig, pretrainConfig, type TrainSettings } from './settings.ts';
 
-const scope = self as unknown as {
-  postMessage(m: FromWorker, transfer?: Transferable[]): void;
-  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
-};
-
-function post(m: FromWorker, transfer: Transferable[] = []): void {
-  scope.postMessage(m, transfer);
-}
+const scope = workerScope<ToWorker, FromWorker>();
+const post = scope.post;
 
 const control = {
   pause: false,
@@ -40,8 +35,7 @@ const control = {
 let gpu: Gpu | null = null;
 
 function message(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
-  return text.split('\n')[0].trim() || 'Training failed.';
+  return firstLine(e, 'Training failed.');
 }
 
 async function device(): Promise<Gpu> {
@@ -155,8 +149,7 @@ function toBytes(files: Record<string, Uint8Array | string>): Record<string, Uin
   return out;
 }
 
-scope.onmessage = (e) => {
-  const cmd = e.data;
+scope.listen((cmd) => {
   switch (cmd.type) {
     case 'start':
       if (control.running) return;
@@ -187,4 +180,4 @@ scope.onmessage = (e) => {
       gpu?.device.destroy();
       return;
   }
-};
+});
