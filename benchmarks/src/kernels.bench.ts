@@ -86,6 +86,7 @@ export const KERNEL_NAMES = [
   'adamw',
   'dispatch_overhead',
   'matmul_tile',
+  'matmul_quant',
 ] as const;
 
 type MatmulLayout = 'nt' | 'nn' | 'tn';
