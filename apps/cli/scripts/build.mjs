@@ -1,15 +1,10 @@
 // Bundles the CLI (TypeScript sources of every workspace package + WGSL) into dist/llara.mjs.
 
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { NODE_EXTERNALS, wgslRaw } from '../../../scripts/esbuild-wgsl.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-// The packed CLI's own dependencies (the HTTP server stack, Dawn) install beside it: keep them external.
-const runtimeDependencies = Object.keys(
-  JSON.parse(readFileSync(`${root}/package.json`, 'utf8')).dependencies,
-);
 export async function buildCli() {
   await build({
     entryPoints: [`${root}/src/bin.ts`],
@@ -19,7 +14,9 @@ export async function buildCli() {
     format: 'esm',
     target: 'node20',
     sourcemap: 'linked',
-    external: [...NODE_EXTERNALS, ...runtimeDependencies],
+    // Everything but Dawn is bundled. Loading fastify/prom-client from node_modules at start (external)
+    // made Dawn abort at exit in every `llara doctor` run; bundled, it exits cleanly.
+    external: NODE_EXTERNALS,
     plugins: [wgslRaw],
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",

@@ -1,12 +1,17 @@
 /**
- * Node entry: Dawn through the npm package `webgpu`.
+ * Node entry: Dawn through the npm package `webgpu` (an optional peer dependency of this package: the
+ * browser entry does not need it; without it, importing this entry fails with Node's "Cannot find
+ * package 'webgpu'"). It is a static import on purpose: loading Dawn lazily with `import()` inside
+ * requestNodeGpu made Dawn abort ("std::system_error: Invalid argument") in about half of the runs of
+ * gpu.test.ts under vitest.
  *
  * ```ts
  * import { requestNodeGpu } from '@llara/gpu/node';
  * const gpu = await requestNodeGpu({ backend: 'vulkan' });
  * ```
  */
-import { GpuUnavailableError, LAVAPIPE_HINT } from './errors.ts';
+import { create, globals } from 'webgpu';
+import { LAVAPIPE_HINT } from './errors.ts';
 import { type Gpu, type GpuOptions, requestGpu } from './gpu.ts';
 
 export interface NodeGpuOptions extends GpuOptions {
@@ -20,28 +25,6 @@ export interface NodeGpuOptions extends GpuOptions {
 }
 
 let globalsInstalled = false;
-
-/**
- * Dawn's binding: `webgpu` is an optional peer dependency of this package (the browser entry does not
- * need it), so a Node user without it gets one sentence naming it when importing this entry.
- */
-async function loadDawn(): Promise<typeof import('webgpu')> {
-  try {
-    return await import('webgpu');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /'webgpu'/.test(String(e)))
-      throw new GpuUnavailableError(
-        "The npm package 'webgpu' (Dawn for Node) is not installed: run `npm install webgpu@^0.6.2` to use @llara/gpu/node.",
-      );
-    throw e;
-  }
-}
-
-// Loaded when this module is (top-level await), as a static import would be. Loading it lazily inside
-// requestNodeGpu made Dawn abort ("std::system_error: Invalid argument") in about half of the runs of
-// gpu.test.ts under vitest, on the third device of the file.
-const { create, globals } = await loadDawn();
 
 export async function requestNodeGpu(opts: NodeGpuOptions = {}): Promise<Gpu> {
   if (!globalsInstalled) {
