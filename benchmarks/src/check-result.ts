@@ -3,7 +3,9 @@
  * tolerance with the largest error seen, or skipped (with the reason) where the device lacks the
  * feature, or error when the check itself could not run.
  */
-import { type CloseReport, compareClose, type Tolerance } from '@llara/gpu';
+import { type CloseReport, compareClose, cosine, type Tolerance } from '@llara/gpu';
+
+export { cosine };
 
 export type CheckStatus = 'pass' | 'fail' | 'skipped' | 'error';
 
@@ -55,19 +57,6 @@ export function maxAbs(xs: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < xs.length; i++) m = Math.max(m, Math.abs(xs[i]));
   return m;
-}
-
-/** Cosine similarity of two equal-length vectors (f64 sums). */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
 }
 
 /** Distinct sample indices in [0, n): both ends, the middle, and a few pseudo-random ones. */

@@ -47,6 +47,7 @@ export {
   assertClose,
   type CloseReport,
   compareClose,
+  cosine,
   randomArray,
   seededRandom,
   type Tolerance,

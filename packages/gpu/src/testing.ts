@@ -103,3 +103,16 @@ export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Ar
   for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
   return out;
 }
+
+/** Cosine similarity of two equal-length vectors (f64 sums). */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}

@@ -5,6 +5,7 @@
  */
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cosine } from '@llara/gpu';
 import { readNpy } from '@llara/index/node';
 import { paddedCausalMask } from '@llara/kernels';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -23,18 +24,6 @@ async function hidden(loaded: LoadedModel, ids: number[]): Promise<Float32Array>
   h.release();
   dev.release();
   return out;
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
 }
 
 let q4Dir: string;
