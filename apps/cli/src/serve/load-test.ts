@@ -11,6 +11,7 @@
  * ```
  */
 import { request as httpRequest } from 'node:http';
+import { seededRandom } from '@llara/gpu';
 import { type Answer, call, metric, rowOf } from './http-client.ts';
 
 export type LoadKind = 'passage' | 'query' | 'search' | 'malformed' | 'oversized' | 'disconnect';
@@ -67,18 +68,6 @@ const KINDS: [LoadKind, number][] = [
   ['oversized', 0.08],
   ['disconnect', 0.06],
 ];
-
-/** A small deterministic generator (mulberry32), so a run's mix is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const b64 = (embedding: number[] | string) => Buffer.from(rowOf(embedding).buffer).toString('base64');
 
@@ -161,7 +150,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   await quiet(url, apiKey);
   const memoryBefore = await memory(url, apiKey);
 
-  const random = rng(o.seed ?? 1);
+  // Deterministic, so a run's mix is reproducible.
+  const random = seededRandom(o.seed ?? 1);
   const pick = (n: number) => Math.floor(random() * n);
   const kinds = o.search ? KINDS : KINDS.filter(([k]) => k !== 'search');
   const total = kinds.reduce((s, [, w]) => s + w, 0);
