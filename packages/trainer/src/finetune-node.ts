@@ -44,6 +44,7 @@ import { type FinetuneConfig, type FinetuneMetrics, Finetuner } from './finetune
 import { passageLayout, queryLayout } from './layout.ts';
 import { formatMetricsLine, type MetricsLine, parseMetricsLog } from './metrics-log.ts';
 import { lossCurve } from './pretrain-node.ts';
+import { checkpointMoments, checkResumable } from './pretrain-state.ts';
 import { getRecipe, type Recipe, specialTokensToAppend } from './recipes.ts';
 import { checkResumeKind, checkResumeLora, newRunId, openRunFolder } from './run-folder.ts';
 import { parseScheduleKind, type ScheduleKind, warmupStepsFromRatio } from './schedule.ts';
@@ -55,6 +56,20 @@ export class FinetuneInputError extends Error {
   /** Read by the CLI: printed as one sentence with exit code 1. */
   readonly userFacing = true;
 }
+
+/** Settings a fine-tuning resume must share with its checkpoint; lr, schedule or chunk may change. */
+const FINETUNE_RESUME_KEYS = [
+  'recipe',
+  'batch',
+  'groupSize',
+  'tau',
+  'gradAccum',
+  'seed',
+  'rows',
+  'queryMaxLen',
+  'passageMaxLen',
+  'quantize',
+] as const;
 
 const asInput = (e: unknown): FinetuneInputError =>
   new FinetuneInputError(e instanceof Error ? e.message : String(e));
@@ -326,45 +341,20 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<FinetuneRunRes
     try {
       let lines: MetricsLine[] = [];
       if (restored) {
-        const saved = restored.state.config as Record<string, unknown>;
-        // What decides the data and the objective must match; lr, schedule or chunk may change.
-        for (const key of [
-          'recipe',
-          'batch',
-          'groupSize',
-          'tau',
-          'gradAccum',
-          'seed',
-          'rows',
-          'queryMaxLen',
-          'passageMaxLen',
-          'quantize',
-        ]) {
-          const want = JSON.stringify((runConfig as Record<string, unknown>)[key]);
-          if (JSON.stringify(saved[key]) !== want)
-            throw new FinetuneInputError(
-              `Cannot resume from ${restored.dir}: it was trained with ${key} = ${JSON.stringify(saved[key])}, not ${want}.`,
-            );
-        }
-        const params = model.lora.parameters();
-        const moments = (k: 'm' | 'v') =>
-          params.map((p) => {
-            const a = restored.optimizer?.[`${k}.${p.name}`];
-            if (!a)
-              throw new FinetuneInputError(
-                `Checkpoint ${restored.dir} lacks optimizer state ${k}.${p.name}.`,
-              );
-            return a.data;
-          });
         try {
+          checkResumable(
+            restored.state.config,
+            runConfig as Record<string, unknown>,
+            restored.dir,
+            FINETUNE_RESUME_KEYS,
+          );
           trainer.restoreState({
             step: restored.state.step,
             data: restored.state.data,
-            m: moments('m'),
-            v: moments('v'),
+            ...checkpointMoments(model.lora.parameters(), restored.optimizer, restored.dir),
           });
         } catch (e) {
-          throw e instanceof FinetuneInputError ? e : asInput(e);
+          throw asInput(e);
         }
         // Lines logged after the checkpoint belong to steps that run again: keep only those before it.
         try {

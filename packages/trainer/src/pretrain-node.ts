@@ -33,7 +33,7 @@ import { chunksToPretrainRows, chunkText, parsePretrainJsonl } from './data.ts';
 import type { PretrainRow, TokenizerLike } from './layout.ts';
 import { lineChartSvg } from './loss-curve-svg.ts';
 import { formatMetricsLine, type MetricsLine, parseMetricsLog } from './metrics-log.ts';
-import { checkResumable, pretrainRunConfig } from './pretrain-state.ts';
+import { checkResumable, pretrainRunConfig, restorePretrain } from './pretrain-state.ts';
 import { type PretrainConfig, Pretrainer } from './pretrainer.ts';
 import { checkResumeKind, checkResumeLora, newRunId, openRunFolder, RunFolderError } from './run-folder.ts';
 import { readUtf8File, TextFileError } from './text-file.ts';
@@ -114,19 +114,13 @@ export async function runPretrain(
     } catch (e) {
       throw new RunFolderError((e as Error).message);
     }
-    const params = model.lora.parameters();
-    const moments = (k: 'm' | 'v') =>
-      params.map((p) => {
-        const a = restored.optimizer?.[`${k}.${p.name}`];
-        if (!a) throw new CheckpointError(`Checkpoint ${restored.dir} lacks optimizer state ${k}.${p.name}.`);
-        return a.data;
-      });
-    trainer.restoreState({
-      step: restored.state.step,
-      data: restored.state.data,
-      m: moments('m'),
-      v: moments('v'),
-    });
+    // The settings were checked above (a run-folder mistake); what remains is the checkpoint's own
+    // content: moments missing or of the wrong size mean a damaged checkpoint.
+    try {
+      restorePretrain(trainer, restored, runConfig, restored.dir);
+    } catch (e) {
+      throw new CheckpointError((e as Error).message);
+    }
     // Lines logged after the checkpoint belong to steps that will run again: keep only those before it.
     try {
       lines = parseMetricsLog(await readFile(logFile, 'utf8')).filter((l) => l.step < restored.state.step);

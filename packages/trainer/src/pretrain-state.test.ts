@@ -15,7 +15,13 @@ import { openModelFolder } from '@llara/llama/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from './checkpoint-io.ts';
 import { runPretrain } from './pretrain-node.ts';
-import { checkResumable, pretrainRunConfig, restorePretrain, snapshotPretrain } from './pretrain-state.ts';
+import {
+  checkpointMoments,
+  checkResumable,
+  pretrainRunConfig,
+  restorePretrain,
+  snapshotPretrain,
+} from './pretrain-state.ts';
 import { type PretrainConfig, Pretrainer } from './pretrainer.ts';
 import { getRecipe } from './recipes.ts';
 
@@ -150,5 +156,17 @@ describe('pretrain snapshot and restore (storage-free)', () => {
     expect(() => checkResumable({ ...runConfig, batch: 8 }, runConfig, 'checkpoint-2')).toThrow(
       /^Cannot resume from checkpoint-2: it was trained with batch = 8, not 2\.$/,
     );
+  });
+
+  it('refuses moments that are missing or of another size than their parameter', () => {
+    const params = [{ name: 'a.lora_A', param: { shape: [2, 3] } }];
+    const arr = (n: number) => ({ shape: [n], data: new Float32Array(n) });
+    expect(checkpointMoments(params, { 'm.a.lora_A': arr(6), 'v.a.lora_A': arr(6) }, 'ck').m[0].length).toBe(
+      6,
+    );
+    expect(() => checkpointMoments(params, { 'm.a.lora_A': arr(6), 'v.a.lora_A': arr(5) }, 'ck')).toThrow(
+      /^Checkpoint ck lacks optimizer state v\.a\.lora_A\.$/,
+    );
+    expect(() => checkpointMoments(params, null, 'ck')).toThrow(/lacks optimizer state m\.a\.lora_A/);
   });
 });

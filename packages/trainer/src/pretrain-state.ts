@@ -65,13 +65,17 @@ export async function snapshotPretrain(
   };
 }
 
-/** Throws one sentence when the checkpoint at `where` belongs to a run with other settings. */
+/**
+ * Throws one sentence when the checkpoint at `where` belongs to a run with other settings; `keys` are
+ * the settings that must match (pretraining's by default; fine-tuning passes its own).
+ */
 export function checkResumable(
   saved: Record<string, unknown>,
   runConfig: Record<string, unknown>,
   where: string,
+  keys: readonly string[] = RESUME_KEYS,
 ): void {
-  for (const key of RESUME_KEYS) {
+  for (const key of keys) {
     if (JSON.stringify(saved[key]) !== JSON.stringify(runConfig[key])) {
       throw new Error(
         `Cannot resume from ${where}: it was trained with ${key} = ${JSON.stringify(saved[key])}, not ${JSON.stringify(runConfig[key])}.`,
@@ -93,18 +97,30 @@ export function restorePretrain(
   checkResumable(restored.state.config, runConfig, where);
   const lora = trainer.model.lora;
   if (!lora) throw new Error('The model has no LoRA adapter to restore into.');
-  const params = lora.parameters();
+  const { m, v } = checkpointMoments(lora.parameters(), restored.optimizer, where);
+  trainer.restoreState({
+    step: restored.state.step,
+    data: restored.state.data,
+    m,
+    v,
+  });
+}
+
+/**
+ * The AdamW moments of `params` from a checkpoint's optimizer arrays, in parameter order; throws one
+ * sentence naming the checkpoint when one is missing or has another size than its parameter.
+ */
+export function checkpointMoments(
+  params: readonly { name: string; param: { shape: readonly number[] } }[],
+  optimizer: Record<string, FloatArray> | null,
+  where: string,
+): { m: Float32Array[]; v: Float32Array[] } {
   const moments = (k: 'm' | 'v') =>
     params.map((p) => {
-      const a = restored.optimizer?.[`${k}.${p.name}`];
+      const a = optimizer?.[`${k}.${p.name}`];
       if (!a || a.data.length !== p.param.shape.reduce((x, y) => x * y, 1))
         throw new Error(`Checkpoint ${where} lacks optimizer state ${k}.${p.name}.`);
       return a.data;
     });
-  trainer.restoreState({
-    step: restored.state.step,
-    data: restored.state.data,
-    m: moments('m'),
-    v: moments('v'),
-  });
+  return { m: moments('m'), v: moments('v') };
 }
