@@ -19,15 +19,19 @@
  * const merged = mergeModel(opened.config, opened.checkpoint, { lora });
  * await writeModelFolder('out/merged', merged, { dtype: 'F16', files: { 'config.json': text } });
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fromBf16Array, fromF16Array, toBf16Array, toF16Array } from '@llara/gpu';
 import type { LlamaConfig } from './config.ts';
 import type { MergedModel } from './merge.ts';
 import { openModelFolder, writeFileAtomic, writeSafetensorsFile } from './node.ts';
 import { numElements, SAFETENSORS_DTYPE_BYTES } from './safetensors.ts';
-import { SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE } from './sharded.ts';
+import {
+  assertEmptyOrAbsent,
+  sha256,
+  shardFileName,
+  writeShardIndex,
+  writeStagedFolder,
+} from './staged-folder.ts';
 import type { AddedTokenSpec } from './tokenizer.ts';
 
 export type ExportDType = 'F32' | 'F16' | 'BF16';
@@ -76,8 +80,6 @@ export interface ModelFolderReport {
   dtype: ExportDType;
 }
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
 /**
  * Parses a size such as `2GB`, `500MB`, `1.5GiB` or `1000000` (bytes); GB = 1e9 and GiB = 2^30, as
  * transformers reads `max_shard_size`.
@@ -114,12 +116,6 @@ export function planShards(
   return shards;
 }
 
-function shardFileName(i: number, n: number): string {
-  return n === 1
-    ? SAFETENSORS_FILE
-    : `model-${String(i + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.safetensors`;
-}
-
 /**
  * `values` in `dtype`, checked to be finite and within rounding of the f32 values (f16 overflow refused).
  */
@@ -154,21 +150,13 @@ export function encodeWeights(
   return bits;
 }
 
-async function isEmptyOrAbsent(dir: string): Promise<boolean> {
-  const st = await fs.stat(dir).catch(() => null);
-  if (!st) return true;
-  if (!st.isDirectory()) return false;
-  return (await fs.readdir(dir)).length === 0;
-}
-
 /** Writes `model` as an HF model folder at `dir` (which must not exist or be empty); see the file comment. */
 export async function writeModelFolder(
   dir: string,
   model: MergedModel,
   options: ModelFolderOptions,
 ): Promise<ModelFolderReport> {
-  if (!(await isEmptyOrAbsent(dir)))
-    throw new Error(`${dir} already exists and is not an empty folder; choose a new output folder.`);
+  await assertEmptyOrAbsent(dir);
   if (options.files['config.json'] === undefined)
     throw new Error('writeModelFolder needs the config.json text in `files`.');
   for (const name of Object.keys(options.files))
@@ -181,14 +169,7 @@ export async function writeModelFolder(
   }));
   const totalBytes = sizes.reduce((s, t) => s + t.bytes, 0);
   const shards = planShards(sizes, options.shardBytes ?? DEFAULT_SHARD_BYTES);
-  const parent = path.dirname(path.resolve(dir));
-  await fs.mkdir(parent, { recursive: true });
-  const tmp = path.join(
-    parent,
-    `.${path.basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
-  );
-  await fs.mkdir(tmp);
-  try {
+  return writeStagedFolder(dir, async (tmp) => {
     const expected: ExpectedFolder = {
       config: model.config,
       dtype,
@@ -226,24 +207,13 @@ export async function writeModelFolder(
       );
       for (const name of names) weightMap[name] = file;
     }
-    if (shards.length > 1) {
-      const sorted = Object.fromEntries(Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : 1)));
-      await writeFileAtomic(
-        path.join(tmp, SAFETENSORS_INDEX_FILE),
-        `${JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: sorted }, null, 2)}\n`,
-      );
-    }
+    if (shards.length > 1) await writeShardIndex(tmp, totalBytes, weightMap);
     for (const [name, data] of Object.entries(options.files))
       await writeFileAtomic(path.join(tmp, name), data);
     await options.beforeVerify?.(tmp);
     await verifyModelFolder(tmp, expected);
-    await fs.rm(dir, { recursive: true, force: true });
-    await fs.rename(tmp, dir);
     return { dir, weightFiles, tensors: model.names.length, totalBytes, dtype };
-  } catch (e) {
-    await fs.rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
 }
 
 const CONFIG_FIELDS: (keyof LlamaConfig)[] = [

@@ -10,8 +10,6 @@
  * const opened = await openModelFolder('models/llama-2-7b');
  * await writeQuantizedFolder('models/llama-2-7b-q4', opened, 'q4');
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { type QuantFormat, quantRowWords } from '@llara/gpu';
 import { QUANT_LAYOUT } from './config.ts';
@@ -20,7 +18,13 @@ import { openModelFolder, writeFileAtomic, writeSafetensorsFile } from './node.t
 import type { OpenedModel } from './open-model.ts';
 import { quantizeRawTensor } from './quantize-tensor.ts';
 import { expectedTensors, numElements, tensorToFloat32 } from './safetensors.ts';
-import { SAFETENSORS_INDEX_FILE } from './sharded.ts';
+import {
+  assertEmptyOrAbsent,
+  sha256,
+  shardFileName,
+  writeShardIndex,
+  writeStagedFolder,
+} from './staged-folder.ts';
 
 /** Files of a model folder copied unchanged (config.json is rewritten). */
 const COPIED = [
@@ -40,8 +44,6 @@ export interface QuantizedFolderReport {
   totalBytes: number;
 }
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
 /** Writes `opened` quantized to `format` at `dir` (absent or empty); see the file comment. */
 export async function writeQuantizedFolder(
   dir: string,
@@ -54,9 +56,7 @@ export async function writeQuantizedFolder(
     throw new Error(
       `${files.location} is already ${config.quantization}-quantized; quantize the full-precision model it came from instead.`,
     );
-  const st = await fs.stat(dir).catch(() => null);
-  if (st && (!st.isDirectory() || (await fs.readdir(dir)).length > 0))
-    throw new Error(`${dir} already exists and is not an empty folder; choose a new output folder.`);
+  await assertEmptyOrAbsent(dir);
   // Quantized matrices: [rows, rowWords] U32; everything else (the norms) F32.
   const specs = [...expectedTensors(config)].map(([name, shape]) =>
     shape.length === 2
@@ -67,23 +67,13 @@ export async function writeQuantizedFolder(
   const totalBytes = sizes.reduce((s, t) => s + t.bytes, 0);
   const shards = planShards(sizes, options.shardBytes ?? 2e9);
   const byName = new Map(specs.map((s) => [s.name, s]));
-  const parent = path.dirname(path.resolve(dir));
-  await fs.mkdir(parent, { recursive: true });
-  const tmp = path.join(
-    parent,
-    `.${path.basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
-  );
-  await fs.mkdir(tmp);
-  try {
+  return writeStagedFolder(dir, async (tmp) => {
     const hashes = new Map<string, string>();
     const weightMap: Record<string, string> = {};
     const weightFiles: string[] = [];
     let index = 0;
     for (const [s, names] of shards.entries()) {
-      const file =
-        shards.length === 1
-          ? 'model.safetensors'
-          : `model-${String(s + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+      const file = shardFileName(s, shards.length);
       weightFiles.push(file);
       await writeSafetensorsFile(
         path.join(tmp, file),
@@ -104,11 +94,7 @@ export async function writeQuantizedFolder(
       );
       for (const name of names) weightMap[name] = file;
     }
-    if (shards.length > 1)
-      await writeFileAtomic(
-        path.join(tmp, SAFETENSORS_INDEX_FILE),
-        `${JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2)}\n`,
-      );
+    if (shards.length > 1) await writeShardIndex(tmp, totalBytes, weightMap);
     const json = JSON.parse(new TextDecoder().decode(await files.read('config.json')));
     json.quantization = { format, block_size: format === 'nf4' ? 64 : 32, layout: QUANT_LAYOUT };
     await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
@@ -125,11 +111,6 @@ export async function writeQuantizedFolder(
           `${back.checkpoint.where(name)}: tensor ${name} as read back differs from what was written.`,
         );
     }
-    await fs.rm(dir, { recursive: true, force: true });
-    await fs.rename(tmp, dir);
     return { dir, format, weightFiles, tensors: specs.length, totalBytes };
-  } catch (e) {
-    await fs.rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
 }
