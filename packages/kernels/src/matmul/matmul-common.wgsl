@@ -79,16 +79,21 @@ fn loadA4(r: u32, c: u32) -> vec4<f32> {
   return v;
 }
 
-// B_stored[r, c..c+3], zero outside the matrix.
+// B_stored[r, c..c+3], zero outside the matrix. The tiled and subgroup-matrix kernels call it with c a
+// multiple of 4, so a quantized B decodes the run word-wise (wload4RC: one code word, one scale).
 fn loadB4(r: u32, c: u32) -> vec4<f32> {
   let cb = bCols();
   var v = vec4<f32>(0.0);
   if (r >= bRows() || c >= cb) { return v; }
+#if W_QUANT
+  v = wload4RC(r, c, cb);
+#else
 #if B_X4
   v = wload4(r * cb + c);
 #else
   let count = min(4u, cb - c);
   for (var j = 0u; j < count; j++) { v[j] = wloadRC(r, c + j, cb); }
+#endif
 #endif
   return v;
 }

@@ -1,5 +1,6 @@
 // f16 subgroup-matrix (tensor core) matmul: a workgroup computes a BM x BN tile of C; BK-deep slices of
-// A and B are converted to f16 while being copied into workgroup memory (zero outside the matrices), and
+// A and B are converted to f16 while being copied into workgroup memory (zero outside the matrices; a
+// block-quantized B is decoded word-wise first, loadB4 -> wload4RC), and
 // NSG = WM x WN subgroups, laid out WM x WN over the tile, each multiply-accumulate TM x TN result
 // matrices of SM x SN in f32. With DOUBLE, two slice buffers alternate: the copy of slice s + 1 is issued
 // before slice s is multiplied, so one barrier per slice separates them (the copies' global-memory

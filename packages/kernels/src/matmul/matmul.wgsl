@@ -32,8 +32,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let oa = k * sAk;
     let a = vec4<f32>(A[ia.x + oa], A[ia.y + oa], A[ia.z + oa], A[ia.w + oa]);
 #if W_QUANT
-    // Quantized weights decode by stored row and column (rows are padded to whole blocks).
-    let b = vec4<f32>(opB(k, nn.x), opB(k, nn.y), opB(k, nn.z), opB(k, nn.w));
+    // Quantized weights decode by stored row and column (rows are padded to whole blocks): B stored
+    // [K, N] gives op(B)(k, n0..n0+3) as one aligned run of stored row k (n0 % 4 == 0; lanes past N
+    // are zero and never stored); B^T's four values lie in four stored rows.
+    var b: vec4<f32>;
+    if (tb) {
+      b = vec4<f32>(opB(k, nn.x), opB(k, nn.y), opB(k, nn.z), opB(k, nn.w));
+    } else {
+      b = wload4RC(k, n0, p.N);
+    }
 #else
     let ob = k * sBk;
     let b = vec4<f32>(wload(ib.x + ob), wload(ib.y + ob), wload(ib.z + ob), wload(ib.w + ob));
