@@ -1,7 +1,7 @@
 /**
  * CPU transcription of the quantized `wload4RC` in weights.wgsl (the word-wise decode of an aligned
  * run of 4 values), for the line-by-line emulations of kernels a device here cannot run (the
- * subgroup-matrix matmul). Every word read is bounds-checked and the alignment the WGSL relies on is
+ * subgroup-matrix matmul), and of `wload8RC` (runs of 8 from one word of 4-bit codes). Every word read is bounds-checked and the alignment the WGSL relies on is
  * asserted, so an emulated kernel that would read a wrong word or an unaligned run throws instead.
  * Keep it in step with weights.wgsl.
  *
@@ -24,6 +24,22 @@ export interface QuantWords {
 function qscale(w: Uint32Array, s0: number, b: number): number {
   const word = at(w, s0 + (b >>> 1), 'W (scale)');
   return f16BitsToF32((b & 1) === 1 ? word >>> 16 : word & 0xffff);
+}
+
+/** weights.wgsl `wload8RC` (q4 and nf4): values (r, c..c+7) of one code word as f32, zero past `cols`. */
+export function quantLoad8RC(b: QuantWords, r: number, c: number, cols: number): number[] {
+  if (c % 8 !== 0) throw new Error(`wload8RC: column ${c} is not a multiple of 8`);
+  if (b.format === 'q8') throw new Error('wload8RC: q8 has 4 codes to a word');
+  const w = b.words;
+  const q4 = b.format === 'q4';
+  const blocks = q4 ? (cols + 31) >>> 5 : (cols + 63) >>> 6;
+  const codeWords = q4 ? blocks * 4 : blocks * 8;
+  const row = r * (codeWords + ((blocks + 1) >>> 1));
+  const word = at(w, row + (c >>> 3), 'W (codes)');
+  const s = qscale(w, row + codeWords, q4 ? c >>> 5 : c >>> 6);
+  const nibbles = [0, 4, 8, 12, 16, 20, 24, 28].map((sh) => (word >>> sh) & 15);
+  const v = nibbles.map((q) => (q4 ? q - 8 : at(NF4_LEVELS, q, 'NF4')));
+  return v.map((x, j) => (c + j < cols ? Math.fround(x * s) : 0));
 }
 
 /** weights.wgsl `wload4RC` for the quantized views: values (r, c..c+3) as f32, zero past `cols`. */

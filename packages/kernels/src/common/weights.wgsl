@@ -5,8 +5,9 @@
 // [rows, cols] weight, for every view; the block-quantized views (W_QUANT) have only this one, since
 // their rows are padded to whole blocks (docs/quantization.md), and wload4RC(r, c, cols): elements
 // (r, c..c+3) for c a multiple of 4, decoded word-wise (one code word, or half of one, and one scale
-// for all four, since an aligned run of 4 never crosses a block), zero past `cols`. CPU transcription
-// of the quantized decode: weights.emu.ts.
+// for all four, since an aligned run of 4 never crosses a block), zero past `cols`; the 4-bit views
+// also have wload8RC(r, c, cols): (r, c..c+7) for c a multiple of 8, all of one code word. CPU
+// transcription of the quantized decode: weights.emu.ts.
 #if W_F16
 enable f16;
 alias WElem = f16;
@@ -79,6 +80,15 @@ fn wload4RC(r: u32, c: u32, cols: u32) -> vec4<f32> {
   let q = vec4<i32>(qnibbles4(W[row + (c >> 3u)], c)) - vec4<i32>(8);
   return qmask4(vec4<f32>(q) * qscale(row + blocks * 4u, c >> 5u), c, cols);
 }
+fn wload8RC(r: u32, c: u32, cols: u32) -> array<vec4<f32>, 2> {
+  let blocks = (cols + 31u) >> 5u;
+  let row = r * (blocks * 4u + ((blocks + 1u) >> 1u));
+  let w = W[row + (c >> 3u)];
+  let s = qscale(row + blocks * 4u, c >> 5u);
+  let lo = vec4<f32>(vec4<i32>(qnibbles4(w, 0u)) - vec4<i32>(8)) * s;
+  let hi = vec4<f32>(vec4<i32>(qnibbles4(w, 4u)) - vec4<i32>(8)) * s;
+  return array<vec4<f32>, 2>(qmask4(lo, c, cols), qmask4(hi, c + 4u, cols));
+}
 #endif
 #if W_NF4
 // Blocks of 64 nibbles indexing QLoRA's NormalFloat levels; value = absmax * level.
@@ -99,5 +109,16 @@ fn wload4RC(r: u32, c: u32, cols: u32) -> vec4<f32> {
   let q = qnibbles4(W[row + (c >> 3u)], c);
   let v = vec4<f32>(NF4[q.x], NF4[q.y], NF4[q.z], NF4[q.w]);
   return qmask4(v * qscale(row + blocks * 8u, c >> 6u), c, cols);
+}
+fn wload8RC(r: u32, c: u32, cols: u32) -> array<vec4<f32>, 2> {
+  let blocks = (cols + 63u) >> 6u;
+  let row = r * (blocks * 8u + ((blocks + 1u) >> 1u));
+  let w = W[row + (c >> 3u)];
+  let s = qscale(row + blocks * 8u, c >> 6u);
+  let a = qnibbles4(w, 0u);
+  let b = qnibbles4(w, 4u);
+  let lo = vec4<f32>(NF4[a.x], NF4[a.y], NF4[a.z], NF4[a.w]) * s;
+  let hi = vec4<f32>(NF4[b.x], NF4[b.y], NF4[b.z], NF4[b.w]) * s;
+  return array<vec4<f32>, 2>(qmask4(lo, c, cols), qmask4(hi, c + 4u, cols));
 }
 #endif

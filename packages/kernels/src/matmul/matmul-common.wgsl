@@ -98,6 +98,16 @@ fn loadB4(r: u32, c: u32) -> vec4<f32> {
   return v;
 }
 
+#if B_RUN8
+// B_stored[r, c..c+7] of a 4-bit quantized B, zero outside the matrix; c a multiple of 8: one code
+// word and one scale (wload8RC).
+fn loadB8(r: u32, c: u32) -> array<vec4<f32>, 2> {
+  let cb = bCols();
+  if (r >= bRows() || c >= cb) { return array<vec4<f32>, 2>(); }
+  return wload8RC(r, c, cb);
+}
+#endif
+
 // op(B)(k, n) read by stored row and column (the quantized views have no flat-index load).
 fn opB(k: u32, n: u32) -> f32 {
   if (p.transB != 0u) { return wloadRC(n, k, p.K); }

@@ -15,7 +15,7 @@ import {
   randomArray,
 } from '@llara/gpu';
 import { describe, expect, it } from 'vitest';
-import { quantLoad4RC } from '../common/weights.emu.ts';
+import { quantLoad4RC, quantLoad8RC } from '../common/weights.emu.ts';
 import { dequantizeMatrix, quantizeMatrix } from '../quant/quantize.ts';
 import { matmulRef } from './matmul.ref.ts';
 import { matmulVariant } from './matmul.ts';
@@ -63,17 +63,23 @@ function check(
 }
 
 describe('subgroup-matrix matmul on quantized weights (CPU emulation)', () => {
-  it('decodes every aligned run of 4 word-wise to the dequantized values, zero past the row', () => {
+  it('decodes every aligned run of 4 (and of 8 for 4-bit codes) word-wise to the dequantized values, zero past the row', () => {
     for (const format of QUANT_FORMATS) {
       const [rows, cols] = [3, 70]; // two blocks of 32 and a part, one nf4 block and a part
-      const words = quantizeMatrix(format, randomArray(rows * cols, 5), rows, cols);
-      const values = dequantizeMatrix(format, words, rows, cols);
+      const b = { format, words: quantizeMatrix(format, randomArray(rows * cols, 5), rows, cols) };
+      const values = dequantizeMatrix(format, b.words, rows, cols);
+      const want = (r: number, c: number, n: number) =>
+        Array.from({ length: n }, (_, j) => (c + j < cols ? values[r * cols + c + j] : 0));
       for (let r = 0; r < rows; r++)
         for (let c = 0; c < cols; c += 4) {
-          const want = [0, 1, 2, 3].map((j) => (c + j < cols ? values[r * cols + c + j] : 0));
-          expect(quantLoad4RC({ format, words }, r, c, cols), `${format} (${r}, ${c})`).toEqual(want);
+          expect(quantLoad4RC(b, r, c, cols), `${format} (${r}, ${c})`).toEqual(want(r, c, 4));
+          if (format !== 'q8' && c % 8 === 0)
+            expect(quantLoad8RC(b, r, c, cols), `${format} (${r}, ${c}..+8)`).toEqual(want(r, c, 8));
         }
-      expect(() => quantLoad4RC({ format, words }, 0, 2, cols)).toThrow(/not a multiple of 4/);
+      expect(() => quantLoad4RC(b, 0, 2, cols)).toThrow(/not a multiple of 4/);
+      expect(() => quantLoad8RC(b, 0, format === 'q8' ? 8 : 4, cols)).toThrow(
+        format === 'q8' ? /q8 has 4/ : /not a multiple of 8/,
+      );
     }
   });
 

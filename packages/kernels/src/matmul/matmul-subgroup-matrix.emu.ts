@@ -9,12 +9,13 @@
  * throws instead. Keep it in step with the WGSL: the two are reviewed together.
  */
 import { at, type Mat, matLoad, matMulAcc, matStore, put, toF16 } from '../common/subgroup-matrix.emu.ts';
-import { type QuantWords, quantLoad4RC } from '../common/weights.emu.ts';
+import { type QuantWords, quantLoad4RC, quantLoad8RC } from '../common/weights.emu.ts';
 import { type MatmulOptions, storedShapes, tileChunks, tileGrid } from './matmul-options.ts';
 import {
   SUBGROUP_MATRIX_TILE,
   type SubgroupMatrixShape,
   type SubgroupMatrixTile,
+  subgroupMatrixRun8,
 } from './matmul-subgroup-matrix.ts';
 
 export interface SubgroupMatrixEmulation {
@@ -83,6 +84,12 @@ export function emulateMatmulSubgroupMatrix(
     if (r >= rb || col >= cb) return [0, 0, 0, 0];
     return quantLoad4RC(quant, r, col, cb);
   };
+  // matmul-common.wgsl loadB8 (B_RUN8: 4-bit codes).
+  const B_RUN8 = quant !== null && subgroupMatrixRun8(quant.format);
+  const loadB8 = (r: number, col: number) => {
+    if (r >= rb || col >= cb) return [0, 0, 0, 0, 0, 0, 0, 0];
+    return quantLoad8RC(quant!, r, col, cb);
+  };
   const storeC = (m: number, n: number, v: number) => {
     const i = m * p.N + n;
     let r = Math.fround(p.alpha * v);
@@ -101,6 +108,15 @@ export function emulateMatmulSubgroupMatrix(
       const col = (q % (A_LD / 4)) * 4;
       const v = transA ? loadA4(k0 + r, m0 + col) : loadA4(m0 + r, k0 + col);
       for (let j = 0; j < 4; j++) put(As, ao + 4 * q + j, toF16(v[j]), 'As');
+    }
+    if (B_RUN8) {
+      for (let q = lid; q < (BK * BN) / 8; q += WG) {
+        const r = Math.floor(q / (B_LD / 8));
+        const col = (q % (B_LD / 8)) * 8;
+        const v = transB ? loadB8(n0 + r, k0 + col) : loadB8(k0 + r, n0 + col);
+        for (let j = 0; j < 8; j++) put(Bs, bo + 8 * q + j, toF16(v[j]), 'Bs');
+      }
+      return;
     }
     for (let q = lid; q < (BK * BN) / 4; q += WG) {
       const r = Math.floor(q / (B_LD / 4));

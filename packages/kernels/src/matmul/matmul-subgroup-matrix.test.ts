@@ -20,6 +20,7 @@ import {
   type SubgroupMatrixShape,
   subgroupMatrixCode,
   subgroupMatrixDefines,
+  subgroupMatrixRun8,
   subgroupMatrixTileBytes,
   subgroupMatrixTileDefines,
   subgroupMatrixTileName,
@@ -198,6 +199,7 @@ describe('subgroup-matrix WGSL', () => {
               TRANS_B: layout.transB,
               A_X4: true,
               B_X4: false,
+              B_RUN8: subgroupMatrixRun8(view),
             });
       // The other tiles with the weight view and layouts the model uses (f16 weights, vector loads).
       for (const tile of SUBGROUP_MATRIX_TILES.slice(1))
