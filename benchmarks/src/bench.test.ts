@@ -5,6 +5,7 @@
  */
 import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
+import { subgroupMatrixShape } from '@llara/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchMeta } from './bench-meta.ts';
 import { runChecks } from './checks.ts';
@@ -87,7 +88,7 @@ describe('matmul_quant rows', () => {
       'tiled128-nf4-nn',
     ]);
     expect(quantMatmulRuns(tensorCores, shapes[0], 'q8').map((r) => r.variant)).toEqual(['reg4x4-q8-nt']);
-    expect(quantMatmulRuns(gpu, big, 'q4')).toHaveLength(gpu.has('subgroup-matrix') ? 2 : 1);
+    expect(quantMatmulRuns(gpu, big, 'q4')).toHaveLength(subgroupMatrixShape(gpu) ? 2 : 1);
   });
 });
 
