@@ -5,12 +5,14 @@
  */
 import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
+import { subgroupMatrixShape } from '@llara/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchMeta } from './bench-meta.ts';
 import { runChecks } from './checks.ts';
 import { benchIndexChoice, formatIndexChoice } from './index-choice.bench.ts';
 import { benchKernels, KERNEL_NAMES, kernelPlan, kernelShapes } from './kernels.bench.ts';
 import { benchModel, modelPlan, modelPlanShapes } from './model.bench.ts';
+import { quantMatmulRuns, quantMatmulShapes } from './quant-matmul.bench.ts';
 import { renderReport } from './report.ts';
 import { type BenchRow, rowProblems } from './rows.ts';
 
@@ -59,6 +61,34 @@ describe('kernel benchmarks (smoke)', () => {
     const matmuls = rows.filter((r) => r.name === 'matmul');
     expect(matmuls.every((r) => r.gflops !== null && r.roofline !== 'hbm')).toBe(true);
     expect(rows.filter((r) => r.roofline === 'hbm').every((r) => r.gbps !== null)).toBe(true);
+  });
+});
+
+describe('matmul_quant rows', () => {
+  it('time the f32 kernel beside tensor cores where a device has them, and only the picked one elsewhere', () => {
+    // As far as kernel selection looks: f16 -> f32 16x16x16 subgroup matrices, subgroups of 32.
+    const tensorCores = {
+      has: (f: string) => ['subgroup-matrix', 'shader-f16', 'subgroups'].includes(f),
+      caps: {
+        isFallbackAdapter: false,
+        subgroupSizes: { min: 32, max: 32 },
+        subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }],
+      },
+      limits: { maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024 },
+    } as unknown as Gpu;
+    const shapes = quantMatmulShapes(false, true);
+    const big = shapes.find((m) => m.M === 2048 && m.layout === 'nt')!;
+    const grad = shapes.find((m) => m.layout === 'nn')!;
+    expect(quantMatmulRuns(tensorCores, big, 'q4').map((r) => [r.keySuffix, r.variant])).toEqual([
+      ['', 'subgroup-matrix-16x16x16-q4-nt'],
+      ['|f32', 'tiled128-q4-nt'],
+    ]);
+    expect(quantMatmulRuns(tensorCores, grad, 'nf4').map((r) => r.variant)).toEqual([
+      'subgroup-matrix-16x16x16-nf4-nn',
+      'tiled128-nf4-nn',
+    ]);
+    expect(quantMatmulRuns(tensorCores, shapes[0], 'q8').map((r) => r.variant)).toEqual(['reg4x4-q8-nt']);
+    expect(quantMatmulRuns(gpu, big, 'q4')).toHaveLength(subgroupMatrixShape(gpu) ? 2 : 1);
   });
 });
 

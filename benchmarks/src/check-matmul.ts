@@ -5,12 +5,24 @@
  * meant to run. The reference uses the values the GPU sees: f16 weights decoded, and for the
  * subgroup-matrix kernel A rounded to f16 as well (its error against unrounded A is reported too).
  * The subgroup-matrix kernel is checked with every candidate workgroup tile (`SUBGROUP_MATRIX_TILES`),
- * since the benchmark's tile sweep may make any of them the default.
+ * since the benchmark's tile sweep may make any of them the default. Block-quantized weights (q8, q4,
+ * nf4) are checked against the CPU-dequantized values (rounded to f16 too for the subgroup-matrix
+ * kernel, which rounds them so), in every family with the default tile.
  */
-import { f16BitsToF32, f32ToF16Bits, type Gpu, type Tolerance } from '@llara/gpu';
 import {
+  f16BitsToF32,
+  f32ToF16Bits,
+  type Gpu,
+  isQuantFormat,
+  type QuantFormat,
+  type Tensor,
+  type Tolerance,
+} from '@llara/gpu';
+import {
+  dequantizeMatrix,
   matmul,
   matmulVariant,
+  quantizeMatrix,
   SUBGROUP_MATRIX_TILES,
   type SubgroupMatrixTile,
   subgroupMatrixShape,
@@ -27,15 +39,15 @@ export interface MatmulCheckShape {
   layout: 'nt' | 'nn' | 'tn';
   what: string;
   /** Weight dtypes to check (tn takes activations as B, so f32 only). */
-  dtypes: ('f32' | 'f16')[];
+  dtypes: ('f32' | 'f16' | QuantFormat)[];
 }
 
 export function matmulCheckShapes(smoke: boolean): MatmulCheckShape[] {
   if (smoke)
     return [
       { M: 64, N: 96, K: 128, layout: 'nt', what: 'projection', dtypes: ['f32', 'f16'] },
-      { M: 33, N: 67, K: 69, layout: 'nt', what: 'off-tile', dtypes: ['f32', 'f16'] },
-      { M: 48, N: 64, K: 80, layout: 'nn', what: 'input gradient', dtypes: ['f16'] },
+      { M: 33, N: 67, K: 69, layout: 'nt', what: 'off-tile', dtypes: ['f32', 'f16', 'q4'] },
+      { M: 48, N: 64, K: 80, layout: 'nn', what: 'input gradient', dtypes: ['f16', 'nf4'] },
       { M: 8, N: 64, K: 40, layout: 'tn', what: 'LoRA gradient', dtypes: ['f32'] },
     ];
   return [
@@ -43,6 +55,25 @@ export function matmulCheckShapes(smoke: boolean): MatmulCheckShape[] {
     { M: 2048, N: 4096, K: 11008, layout: 'nt', what: 'down projection', dtypes: ['f16'] },
     { M: 257, N: 4099, K: 4097, layout: 'nt', what: 'off every tile', dtypes: ['f32', 'f16'] },
     { M: 2048, N: 4096, K: 11008, layout: 'nn', what: 'input gradient of down', dtypes: ['f16'] },
+    // Quantized weights off every tile and block, at a quarter of the 7B widths: the CPU quantizes
+    // and dequantizes each format (seconds per 10M values), and the decode's index arithmetic does
+    // not depend on the size.
+    {
+      M: 257,
+      N: 1031,
+      K: 4097,
+      layout: 'nt',
+      what: 'quantized, off every tile',
+      dtypes: ['q8', 'q4', 'nf4'],
+    },
+    {
+      M: 520,
+      N: 4099,
+      K: 1030,
+      layout: 'nn',
+      what: 'quantized input gradient, off every tile',
+      dtypes: ['q8', 'q4', 'nf4'],
+    },
     { M: 256, N: 32016, K: 4096, layout: 'nt', what: 'LM head, vocab 32016', dtypes: ['f16'] },
     { M: 64, N: 4096, K: 2048, layout: 'tn', what: 'LoRA A gradient', dtypes: ['f32'] },
   ];
@@ -56,14 +87,17 @@ interface Kernel {
   tile?: SubgroupMatrixTile;
 }
 
-/** Every family, then (on devices with subgroup matrices) the subgroup-matrix kernel's other tiles. */
-function kernelsToCheck(gpu: Gpu, dtype: 'f32' | 'f16'): Kernel[] {
-  const families: Kernel[] = FAMILIES.filter((f) => dtype === 'f16' || f !== 'subgroup-matrix').map(
+/**
+ * Every family, then (f16 weights on devices with subgroup matrices) the subgroup-matrix kernel's other
+ * tiles, which read quantized weights through the same slice copy as the default one.
+ */
+function kernelsToCheck(gpu: Gpu, dtype: MatmulCheckShape['dtypes'][number]): Kernel[] {
+  const families: Kernel[] = FAMILIES.filter((f) => dtype !== 'f32' || f !== 'subgroup-matrix').map(
     (family) => ({
       family,
     }),
   );
-  if (dtype === 'f32' || !subgroupMatrixShape(gpu)) return families;
+  if (dtype !== 'f16' || !subgroupMatrixShape(gpu)) return families;
   return [
     ...families,
     ...SUBGROUP_MATRIX_TILES.slice(1).map((tile) => ({ family: 'subgroup-matrix' as const, tile })),
@@ -103,6 +137,22 @@ function referenceRow(a: Float32Array, b: Float32Array, s: MatmulCheckShape, m: 
   return out;
 }
 
+/** The weight B on the device as `dtype` ([rows, cols] as stored) and the values the kernels see. */
+function weightOperand(
+  gpu: Gpu,
+  dtype: MatmulCheckShape['dtypes'][number],
+  values: Float32Array,
+  [rows, cols]: [number, number],
+): { b: Tensor; bSeen: Float32Array } {
+  if (dtype === 'f32') return { b: gpu.tensor('f32', [rows, cols], values), bSeen: values };
+  if (dtype === 'f16') {
+    const bits = Uint16Array.from(values, f32ToF16Bits);
+    return { b: gpu.tensor('f16', [rows, cols], bits), bSeen: Float32Array.from(bits, f16BitsToF32) };
+  }
+  const words = quantizeMatrix(dtype, values, rows, cols);
+  return { b: gpu.tensor(dtype, [rows, cols], words), bSeen: dequantizeMatrix(dtype, words, rows, cols) };
+}
+
 export async function checkMatmul(gpu: Gpu, smoke: boolean): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   let seed = 11;
@@ -115,17 +165,13 @@ export async function checkMatmul(gpu: Gpu, smoke: boolean): Promise<CheckResult
     const bValues = randomF32(N * K, seed++);
     for (const dtype of s.dtypes) {
       const name = ({ family: f, tile }: Kernel) =>
-        `matmul ${f}${tile ? ` tile ${subgroupMatrixTileName(tile)}` : ''} ${dtype === 'f16' ? 'f16 weights' : 'f32'} ${layout} M${M} N${N} K${K} (${s.what})`;
+        `matmul ${f}${tile ? ` tile ${subgroupMatrixTileName(tile)}` : ''} ${dtype === 'f32' ? 'f32' : `${dtype} weights`} ${layout} M${M} N${N} K${K} (${s.what})`;
       const t0 = performance.now();
-      const bits = dtype === 'f16' ? Uint16Array.from(bValues, f32ToF16Bits) : null;
-      const bSeen = bits ? Float32Array.from(bits, f16BitsToF32) : bValues;
+      const { b, bSeen } = weightOperand(gpu, dtype, bValues, transB ? [N, K] : [K, N]);
       const refs = rows.map((m) => referenceRow(aHost, bSeen, s, m));
       let refsRoundedA: Float64Array[] | null = null;
       const refSeconds = (performance.now() - t0) / 1000;
       const a = gpu.tensor('f32', transA ? [K, M] : [M, K], aHost);
-      const b = bits
-        ? gpu.tensor('f16', transB ? [N, K] : [K, N], bits)
-        : gpu.tensor('f32', transB ? [N, K] : [K, N], bValues);
       const c = gpu.tensor('f32', [M, N]);
       try {
         for (const kernel of kernelsToCheck(gpu, dtype)) {
@@ -157,8 +203,10 @@ export async function checkMatmul(gpu: Gpu, smoke: boolean): Promise<CheckResult
             const got: Float32Array[] = [];
             for (const m of rows) got.push(new Float32Array(await gpu.readBytes(c.buffer, N * 4, m * N * 4)));
             if (sm && !refsRoundedA) {
+              // The kernel rounds A, and decoded quantized weights, to f16 (f16 weights are already).
               const aRounded = roundToF16(aHost);
-              refsRoundedA = rows.map((m) => referenceRow(aRounded, bSeen, s, m));
+              const bRounded = isQuantFormat(dtype) ? roundToF16(bSeen) : bSeen;
+              refsRoundedA = rows.map((m) => referenceRow(aRounded, bRounded, s, m));
             }
             const want = sm ? refsRoundedA! : refs;
             const merged = combine(rows.map((m, i) => compare(`row ${m}`, got[i], want[i], tol)));

@@ -38,7 +38,12 @@ import {
   swigluBackward,
   uploadMask,
 } from '@llara/kernels';
-import { QUANT_BENCH_DTYPES, quantMatmulOperands, quantMatmulShapes } from './quant-matmul.bench.ts';
+import {
+  QUANT_BENCH_DTYPES,
+  quantMatmulOperands,
+  quantMatmulRuns,
+  quantMatmulShapes,
+} from './quant-matmul.bench.ts';
 import { randomF16Bits, randomF32, randomIds } from './random-data.ts';
 import { devicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
 import { type BenchRow, errorMessage, type Failure, median } from './rows.ts';
@@ -791,32 +796,38 @@ export async function benchKernels(
     });
   }
 
-  /** `matmul_quant` rows (quant-matmul.bench.ts): f16 beside q8 / q4 / nf4 weights. */
+  /**
+   * `matmul_quant` rows (quant-matmul.bench.ts): f16 beside q8 / q4 / nf4 weights, each with the kernel
+   * `matmul` picks and, beside tensor cores, the f32 one.
+   */
   async function quantMatmuls() {
     for (const m of quantMatmulShapes(smoke, opts.quick)) {
       const shape = matmulShape(m);
-      const keyOf = (d: string) => `matmul_quant|${shape}|nt|${d}`;
-      await group(QUANT_BENCH_DTYPES.map(keyOf), async (t) => {
-        const ops = quantMatmulOperands(gpu, m, seed++, t);
-        const gemv = m.M <= 8;
-        for (const d of QUANT_BENCH_DTYPES) {
-          const variant = ops.variant(d);
-          await measure(
-            {
-              name: 'matmul_quant',
-              key: keyOf(d),
-              variant,
-              shape,
-              dtype: d === 'f16' ? 'f16w' : `${d}w`,
-              roofline: gemv ? 'hbm' : variant.startsWith('subgroup-matrix') ? 'fp16-tensor' : 'fp32',
-              ...(gemv ? { bytes: ops.bytes(d) } : { flops: 2 * m.M * m.N * m.K }),
-              torch: [],
-              note: m.what,
-            },
-            (rec) => ops.record(rec, d),
-          );
-        }
-      });
+      const runs = QUANT_BENCH_DTYPES.map((d) => ({ d, runs: quantMatmulRuns(gpu, m, d) }));
+      const keyOf = (d: string, suffix: string) => `matmul_quant|${shape}|${m.layout}|${d}${suffix}`;
+      await group(
+        runs.flatMap(({ d, runs }) => runs.map((r) => keyOf(d, r.keySuffix))),
+        async (t) => {
+          const ops = quantMatmulOperands(gpu, m, seed++, t);
+          const gemv = m.M <= 8;
+          for (const { d, runs: dRuns } of runs)
+            for (const run of dRuns)
+              await measure(
+                {
+                  name: 'matmul_quant',
+                  key: keyOf(d, run.keySuffix),
+                  variant: run.variant,
+                  shape,
+                  dtype: d === 'f16' ? 'f16w' : `${d}w`,
+                  roofline: gemv ? 'hbm' : run.variant.startsWith('subgroup-matrix') ? 'fp16-tensor' : 'fp32',
+                  ...(gemv ? { bytes: ops.bytes(d) } : { flops: 2 * m.M * m.N * m.K }),
+                  torch: [],
+                  note: m.what,
+                },
+                (rec) => ops.record(rec, d, run.precision),
+              );
+        },
+      );
     }
   }
 

@@ -1,15 +1,18 @@
 /**
- * `matmul_quant` rows of the kernel suite: y = x W^T with the weight in f16 beside q8 / q4 / nf4
- * (dequantized as each tile loads it; docs/quantization.md), at LLaMA-2-7B projection shapes. Batches of
- * 1 and 8 tokens are GEMV-like and memory-bound (reported as GB/s of the bytes they must read: where
- * 4-bit should win, reading about a quarter of f16's weight bytes); a 2048-token batch is compute-bound
- * (GFLOP/s). The kernel family is the one `matmul` picks by itself for each weight dtype.
+ * `matmul_quant` rows of the kernel suite: the weight in f16 beside q8 / q4 / nf4 (dequantized as each
+ * tile loads it; docs/quantization.md), at LLaMA-2-7B projection shapes. The forward y = x W^T at
+ * batches of 1 and 8 tokens is GEMV-like and memory-bound (reported as GB/s of the bytes it must read:
+ * where 4-bit should win, reading about a quarter of f16's weight bytes); at 2048 tokens it is
+ * compute-bound (GFLOP/s), and so is the input gradient dX = dY W of QLoRA training (layout `nn`).
+ * Each dtype runs the kernel `matmul` picks by itself; where that is the tensor-core (subgroup-matrix)
+ * kernel, a second row runs the f32 kernel `precision: 'f32'` picks, so the two stand side by side.
  *
  * ```ts
- * for (const m of quantMatmulShapes(false)) ...; // 9 shapes x 4 weight dtypes
+ * for (const m of quantMatmulShapes(false)) for (const d of QUANT_BENCH_DTYPES)
+ *   for (const run of quantMatmulRuns(gpu, m, d)) ...; // 10 shapes x 4 weight dtypes x 1-2 kernels
  * ```
  */
-import { type Gpu, QUANT_FORMATS, type Tensor, tensorByteLength } from '@llara/gpu';
+import { type DType, type Gpu, QUANT_FORMATS, type Tensor, tensorByteLength } from '@llara/gpu';
 import { matmul, matmulVariant, quantizeMatrix } from '@llara/kernels';
 import { randomF16Bits, randomF32 } from './random-data.ts';
 
@@ -17,49 +20,83 @@ export interface QuantMatmulShape {
   M: number;
   N: number;
   K: number;
+  /** 'nt': y = x W^T, W stored [N, K]; 'nn': dX = dY W, W stored [K, N]. */
+  layout: 'nt' | 'nn';
   what: string;
 }
 
-/** Token batches 1, 8 and 2048 on the three projection shapes (smoke: tiny, off-block shapes). */
+/**
+ * Token batches 1, 8 and 2048 on the three projection shapes, and the input gradient through the
+ * q/k/v/o projection at 2048 tokens (smoke: tiny, off-block shapes).
+ */
 export function quantMatmulShapes(smoke: boolean, quick = false): QuantMatmulShape[] {
   if (smoke)
     return [
-      { M: 1, N: 96, K: 64, what: 'GEMV-like' },
-      { M: 8, N: 65, K: 96, what: 'GEMV-like, off-block' },
-      { M: 64, N: 96, K: 64, what: 'batch' },
+      { M: 1, N: 96, K: 64, layout: 'nt', what: 'GEMV-like' },
+      { M: 8, N: 65, K: 96, layout: 'nt', what: 'GEMV-like, off-block' },
+      { M: 64, N: 96, K: 64, layout: 'nt', what: 'batch' },
+      { M: 64, N: 65, K: 48, layout: 'nn', what: 'input gradient, off-block' },
     ];
   const out: QuantMatmulShape[] = [];
   for (const M of [1, 8, 2048]) {
     const kind = M <= 8 ? `GEMV-like batch of ${M}` : `${M}-token batch`;
-    out.push({ M, N: 4096, K: 4096, what: `q/k/v/o projection, ${kind}` });
+    out.push({ M, N: 4096, K: 4096, layout: 'nt', what: `q/k/v/o projection, ${kind}` });
     if (quick) continue;
-    out.push({ M, N: 11008, K: 4096, what: `gate/up projection, ${kind}` });
-    out.push({ M, N: 4096, K: 11008, what: `down projection, ${kind}` });
+    out.push({ M, N: 11008, K: 4096, layout: 'nt', what: `gate/up projection, ${kind}` });
+    out.push({ M, N: 4096, K: 11008, layout: 'nt', what: `down projection, ${kind}` });
   }
+  out.push({
+    M: 2048,
+    N: 4096,
+    K: 4096,
+    layout: 'nn',
+    what: 'q/k/v/o input gradient dX = dY W, 2048 tokens',
+  });
   return out;
+}
+
+/** One timed kernel of a shape and weight dtype: the key's last part, and the `matmul` precision. */
+export interface QuantMatmulRun {
+  /** '' for the kernel `matmul` picks by itself, '|f32' for the f32 alternative beside tensor cores. */
+  keySuffix: string;
+  precision: 'f16' | 'f32';
+  /** The kernel, as `matmulVariant` names it. */
+  variant: string;
+}
+
+/** The kernels a shape's `dtype` rows time (see the top of this file). */
+export function quantMatmulRuns(gpu: Gpu, m: QuantMatmulShape, dtype: string): QuantMatmulRun[] {
+  const o = { M: m.M, N: m.N, K: m.K, transB: m.layout === 'nt', bDtype: dtype as DType };
+  const auto = matmulVariant(gpu, { ...o, precision: 'f16' });
+  const runs: QuantMatmulRun[] = [{ keySuffix: '', precision: 'f16', variant: auto }];
+  const f32 = matmulVariant(gpu, { ...o, precision: 'f32' });
+  if (f32 !== auto) runs.push({ keySuffix: '|f32', precision: 'f32', variant: f32 });
+  return runs;
 }
 
 export const QUANT_BENCH_DTYPES = ['f16', ...QUANT_FORMATS] as const;
 
 /** One shape's operands: the activations, a weight per dtype, the output; `t` takes ownership of each. */
 export function quantMatmulOperands(gpu: Gpu, m: QuantMatmulShape, seed: number, t: (x: Tensor) => Tensor) {
+  const transB = m.layout === 'nt';
+  // The weight as stored: [N, K] for y = x W^T, [K, N] for dX = dY W (blocks along its columns).
+  const [rows, cols] = transB ? [m.N, m.K] : [m.K, m.N];
   const a = t(gpu.tensor('f32', [m.M, m.K], randomF32(m.M * m.K, seed)));
   const c = t(gpu.tensor('f32', [m.M, m.N]));
-  const values = randomF32(m.N * m.K, seed + 1);
+  const values = randomF32(rows * cols, seed + 1);
   const weights = new Map<string, Tensor>([
-    ['f16', t(gpu.tensor('f16', [m.N, m.K], randomF16Bits(m.N * m.K, seed + 1)))],
+    ['f16', t(gpu.tensor('f16', [rows, cols], randomF16Bits(rows * cols, seed + 1)))],
   ]);
   for (const f of QUANT_FORMATS)
-    weights.set(f, t(gpu.tensor(f, [m.N, m.K], quantizeMatrix(f, values, m.N, m.K))));
+    weights.set(f, t(gpu.tensor(f, [rows, cols], quantizeMatrix(f, values, rows, cols))));
   return {
     a,
     c,
     weights,
     /** Bytes a product must move at least: the weight as stored, the activations and the output. */
-    bytes: (dtype: string) => tensorByteLength(weights.get(dtype)!.dtype, [m.N, m.K]) + 4 * m.M * (m.K + m.N),
-    variant: (dtype: string) =>
-      matmulVariant(gpu, { M: m.M, N: m.N, K: m.K, transB: true, bDtype: weights.get(dtype)!.dtype }),
-    record: (rec: Parameters<typeof matmul>[0], dtype: string) =>
-      matmul(rec, a, weights.get(dtype)!, c, { M: m.M, N: m.N, K: m.K, transB: true }),
+    bytes: (dtype: string) =>
+      tensorByteLength(weights.get(dtype)!.dtype, [rows, cols]) + 4 * m.M * (m.K + m.N),
+    record: (rec: Parameters<typeof matmul>[0], dtype: string, precision: 'f16' | 'f32' = 'f16') =>
+      matmul(rec, a, weights.get(dtype)!, c, { M: m.M, N: m.N, K: m.K, transB, precision }),
   };
 }

@@ -3,7 +3,8 @@ import weightsWgsl from './weights.wgsl?raw';
 
 /**
  * How a kernel reads a weight tensor of `dtype` on this device. The quantized views (q8, q4, nf4) have
- * only `wloadRC` (element by row and column), which matmul and the embedding gather use.
+ * only `wloadRC` (element by row and column), which matmul and the embedding gather use, and
+ * `wload4RC` (an aligned run of 4 decoded word-wise), which matmul's tile loads use.
  */
 export type WeightView = 'f32' | 'f16' | 'f16-packed' | 'bf16-packed' | QuantFormat;
 

@@ -79,19 +79,34 @@ fn loadA4(r: u32, c: u32) -> vec4<f32> {
   return v;
 }
 
-// B_stored[r, c..c+3], zero outside the matrix.
+// B_stored[r, c..c+3], zero outside the matrix. The tiled and subgroup-matrix kernels call it with c a
+// multiple of 4, so a quantized B decodes the run word-wise (wload4RC: one code word, one scale).
 fn loadB4(r: u32, c: u32) -> vec4<f32> {
   let cb = bCols();
   var v = vec4<f32>(0.0);
   if (r >= bRows() || c >= cb) { return v; }
+#if W_QUANT
+  v = wload4RC(r, c, cb);
+#else
 #if B_X4
   v = wload4(r * cb + c);
 #else
   let count = min(4u, cb - c);
   for (var j = 0u; j < count; j++) { v[j] = wloadRC(r, c + j, cb); }
 #endif
+#endif
   return v;
 }
+
+#if B_RUN8
+// B_stored[r, c..c+7] of a 4-bit quantized B, zero outside the matrix; c a multiple of 8: one code
+// word and one scale (wload8RC).
+fn loadB8(r: u32, c: u32) -> array<vec4<f32>, 2> {
+  let cb = bCols();
+  if (r >= bRows() || c >= cb) { return array<vec4<f32>, 2>(); }
+  return wload8RC(r, c, cb);
+}
+#endif
 
 // op(B)(k, n) read by stored row and column (the quantized views have no flat-index load).
 fn opB(k: u32, n: u32) -> f32 {

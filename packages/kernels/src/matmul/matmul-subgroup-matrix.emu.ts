@@ -2,17 +2,20 @@
  * CPU emulation of matmul-subgroup-matrix.wgsl, for devices that cannot run it (everything but the
  * H100 this project tests on). It is a line-by-line transcription of the kernel: the same grid (folded
  * like the wrapper folds it), slice copies by every invocation, f16 rounding on the way into
- * workgroup memory, subgroup-matrix loads with offset/stride/majorness, multiply-accumulate per
+ * workgroup memory (a quantized B decoded word-wise first, as weights.wgsl's wload4RC; weights.emu.ts),
+ * subgroup-matrix loads with offset/stride/majorness, multiply-accumulate per
  * SM x SN x SK block in f32, and both epilogues (direct store, scratch + bounds-checked alpha/beta).
  * Every memory access is bounds-checked here, so an index that would read past a buffer on the GPU
  * throws instead. Keep it in step with the WGSL: the two are reviewed together.
  */
 import { at, type Mat, matLoad, matMulAcc, matStore, put, toF16 } from '../common/subgroup-matrix.emu.ts';
+import { type QuantWords, quantLoad4RC, quantLoad8RC } from '../common/weights.emu.ts';
 import { type MatmulOptions, storedShapes, tileChunks, tileGrid } from './matmul-options.ts';
 import {
   SUBGROUP_MATRIX_TILE,
   type SubgroupMatrixShape,
   type SubgroupMatrixTile,
+  subgroupMatrixRun8,
 } from './matmul-subgroup-matrix.ts';
 
 export interface SubgroupMatrixEmulation {
@@ -32,11 +35,12 @@ export interface SubgroupMatrixEmulation {
 
 /**
  * Runs the subgroup-matrix kernel's algorithm on the CPU: C (f32 [M, N], updated in place) =
- * alpha * op(A) @ op(B) + beta * C. `b` holds B's values as stored (already decoded from f16/bf16).
+ * alpha * op(A) @ op(B) + beta * C. `b` holds B's values as stored (already decoded from f16/bf16),
+ * or a block-quantized B's words, which the emulation decodes as the kernel does (weights.emu.ts).
  */
 export function emulateMatmulSubgroupMatrix(
   a: ArrayLike<number>,
-  b: ArrayLike<number>,
+  b: ArrayLike<number> | QuantWords,
   c: Float32Array,
   o: MatmulOptions,
   emu: SubgroupMatrixEmulation,
@@ -73,7 +77,19 @@ export function emulateMatmulSubgroupMatrix(
     return v;
   };
   const loadA4 = (r: number, col: number) => load4(a, ra, ca, r, col, 'A');
-  const loadB4 = (r: number, col: number) => load4(b, rb, cb, r, col, 'B');
+  const quant = 'words' in b ? b : null;
+  const loadB4 = (r: number, col: number) => {
+    if (!quant) return load4(b as ArrayLike<number>, rb, cb, r, col, 'B');
+    // W_QUANT: the aligned run decoded word-wise (quantLoad4RC asserts col % 4 == 0).
+    if (r >= rb || col >= cb) return [0, 0, 0, 0];
+    return quantLoad4RC(quant, r, col, cb);
+  };
+  // matmul-common.wgsl loadB8 (B_RUN8: 4-bit codes).
+  const B_RUN8 = quant !== null && subgroupMatrixRun8(quant.format);
+  const loadB8 = (r: number, col: number) => {
+    if (r >= rb || col >= cb) return [0, 0, 0, 0, 0, 0, 0, 0];
+    return quantLoad8RC(quant!, r, col, cb);
+  };
   const storeC = (m: number, n: number, v: number) => {
     const i = m * p.N + n;
     let r = Math.fround(p.alpha * v);
@@ -92,6 +108,15 @@ export function emulateMatmulSubgroupMatrix(
       const col = (q % (A_LD / 4)) * 4;
       const v = transA ? loadA4(k0 + r, m0 + col) : loadA4(m0 + r, k0 + col);
       for (let j = 0; j < 4; j++) put(As, ao + 4 * q + j, toF16(v[j]), 'As');
+    }
+    if (B_RUN8) {
+      for (let q = lid; q < (BK * BN) / 8; q += WG) {
+        const r = Math.floor(q / (B_LD / 8));
+        const col = (q % (B_LD / 8)) * 8;
+        const v = transB ? loadB8(n0 + r, k0 + col) : loadB8(k0 + r, n0 + col);
+        for (let j = 0; j < 8; j++) put(Bs, bo + 8 * q + j, toF16(v[j]), 'Bs');
+      }
+      return;
     }
     for (let q = lid; q < (BK * BN) / 4; q += WG) {
       const r = Math.floor(q / (B_LD / 4));

@@ -4,6 +4,7 @@ import {
   f32ToF16Bits,
   fromBf16Array,
   preprocess,
+  QUANT_FORMATS,
   randomArray,
   toBf16Array,
 } from '@llara/gpu';
@@ -19,6 +20,7 @@ import {
   type SubgroupMatrixShape,
   subgroupMatrixCode,
   subgroupMatrixDefines,
+  subgroupMatrixRun8,
   subgroupMatrixTileBytes,
   subgroupMatrixTileDefines,
   subgroupMatrixTileName,
@@ -156,7 +158,7 @@ describe('subgroup-matrix matmul (CPU emulation of its tiling; the kernel runs o
 describe('subgroup-matrix WGSL', () => {
   // Dawn's null backend offers the subgroup-matrix extension without running anything: shader modules
   // are parsed and validated by Tint, so every define combination is at least well-typed WGSL here.
-  it('compiles for every matrix shape, layout, weight view and candidate tile', async () => {
+  it('compiles for every matrix shape, layout, weight view (quantized ones included) and candidate tile', async () => {
     const gpu = await requestNodeGpu({ backend: 'null' });
     try {
       if (!gpu.features.has('chromium-experimental-subgroup-matrix') || !gpu.features.has('shader-f16'))
@@ -186,6 +188,19 @@ describe('subgroup-matrix WGSL', () => {
               if (view === 'f32' && x4) Object.assign(defines, { W_F32: false, W_F32X4: true });
               await compile(SUBGROUP_MATRIX_TILE, defines);
             }
+      // Quantized weights (B decoded word-wise, never a vector view): every matrix shape and layout.
+      for (const shape of SHAPES)
+        for (const layout of LAYOUTS)
+          for (const view of QUANT_FORMATS)
+            await compile(SUBGROUP_MATRIX_TILE, {
+              ...weightDefines(view),
+              ...subgroupMatrixDefines(shape),
+              TRANS_A: layout.transA,
+              TRANS_B: layout.transB,
+              A_X4: true,
+              B_X4: false,
+              B_RUN8: subgroupMatrixRun8(view),
+            });
       // The other tiles with the weight view and layouts the model uses (f16 weights, vector loads).
       for (const tile of SUBGROUP_MATRIX_TILES.slice(1))
         for (const shape of [SHAPES[0], SHAPES[2]])

@@ -4,7 +4,7 @@
  * The kernel itself is verified only on the H100 (benchmarks/gpu/run-all.sh); elsewhere its tiling and
  * index arithmetic are verified through matmul-subgroup-matrix.emu.ts.
  */
-import type { Gpu } from '@llara/gpu';
+import type { DType, Gpu } from '@llara/gpu';
 import sidesWgsl from '../common/subgroup-matrix-sides.wgsl?raw';
 import { withWeights } from '../common/weights.ts';
 import { withConstants } from '../common/with-constants.ts';
@@ -136,4 +136,9 @@ export function subgroupMatrixDefines(s: SubgroupMatrixShape): Record<string, bo
     if (d !== 8 && d !== 16) throw new Error(`Subgroup matrices of side ${d} are not supported (8, 16 are)`);
   }
   return { SM16: s.M === 16, SN16: s.N === 16, SK16: s.K === 16 };
+}
+
+/** Whether the kernel copies B's slices in runs of 8 (B_RUN8): 4-bit codes, 8 to a word (wload8RC). */
+export function subgroupMatrixRun8(bDtype: DType): boolean {
+  return bDtype === 'q4' || bDtype === 'nf4';
 }

@@ -1,5 +1,7 @@
 // f16 subgroup-matrix (tensor core) matmul: a workgroup computes a BM x BN tile of C; BK-deep slices of
-// A and B are converted to f16 while being copied into workgroup memory (zero outside the matrices), and
+// A and B are converted to f16 while being copied into workgroup memory (zero outside the matrices; a
+// block-quantized B is decoded word-wise first: loadB4 -> wload4RC, or for 4-bit codes (B_RUN8) runs
+// of 8 from one code word, loadB8 -> wload8RC), and
 // NSG = WM x WN subgroups, laid out WM x WN over the tile, each multiply-accumulate TM x TN result
 // matrices of SM x SN in f32. With DOUBLE, two slice buffers alternate: the copy of slice s + 1 is issued
 // before slice s is multiplied, so one barrier per slice separates them (the copies' global-memory
@@ -60,6 +62,29 @@ fn loadSlices(m0: u32, n0: u32, k0: u32, lid: u32, buf: u32) {
     As[ao + 4u * q + 2u] = v.z;
     As[ao + 4u * q + 3u] = v.w;
   }
+#if B_RUN8
+  // 4-bit quantized B: runs of 8, each one code word and one scale (B_LD is a multiple of 8: BK of SK,
+  // BN of SN).
+  for (var q = lid; q < BK * BN / 8u; q += WG) {
+    let r = q / (B_LD / 8u);
+    let c = (q % (B_LD / 8u)) * 8u;
+#if TRANS_B
+    let v = loadB8(n0 + r, k0 + c);
+#else
+    let v = loadB8(k0 + r, n0 + c);
+#endif
+    let lo = vec4<f16>(v[0]);
+    let hi = vec4<f16>(v[1]);
+    Bs[bo + 8u * q] = lo.x;
+    Bs[bo + 8u * q + 1u] = lo.y;
+    Bs[bo + 8u * q + 2u] = lo.z;
+    Bs[bo + 8u * q + 3u] = lo.w;
+    Bs[bo + 8u * q + 4u] = hi.x;
+    Bs[bo + 8u * q + 5u] = hi.y;
+    Bs[bo + 8u * q + 6u] = hi.z;
+    Bs[bo + 8u * q + 7u] = hi.w;
+  }
+#else
   for (var q = lid; q < BK * BN / 4u; q += WG) {
     let r = q / (B_LD / 4u);
     let c = (q % (B_LD / 4u)) * 4u;
@@ -73,6 +98,7 @@ fn loadSlices(m0: u32, n0: u32, k0: u32, lid: u32, buf: u32) {
     Bs[bo + 4u * q + 2u] = v.z;
     Bs[bo + 4u * q + 3u] = v.w;
   }
+#endif
 }
 
 @compute @workgroup_size(WG)

@@ -4,17 +4,21 @@
  *   C[M,N] (f32, row-major) = alpha * op(A) @ op(B) + beta * C
  *
  * A: f32; op(A) = A stored [M,K] (transA false) or A^T with A stored [K,M] (transA true).
- * B: f32 | f16 | bf16 | q8 | q4 | nf4 (a weight, read through `wload` / `wloadRC`; a quantized B is 2-D
- *    [rows, cols] with blocks along cols and is dequantized as each tile loads it); op(B) = B^T with B stored [N,K] (transB true: HF
- *    weights [out,in]) or B stored [K,N] (transB false).
+ * B: f32 | f16 | bf16 | q8 | q4 | nf4 (a weight, read through `wload` / `wloadRC` / `wload4RC`; a quantized
+ *    B is 2-D [rows, cols] with blocks along cols and is dequantized as each tile loads it); op(B) = B^T
+ *    with B stored [N,K] (transB true: HF weights [out,in]) or B stored [K,N] (transB false).
  * beta 0 overwrites C without reading it; beta 1 accumulates into it.
  *
  * Kernel families (chosen by feature detection, visible through `matmulVariant`, forced with `variant`):
- * - `subgroup-matrix`: f16 tensor cores with f32 accumulation; A (and B) rounded to f16. Picked for f16/bf16
- *   weights where the device offers f16 -> f32 subgroup matrices, unless `precision: 'f32'`.
- * - `tiled128` / `tiled64`: workgroup-memory tiles, 8x8 outputs per invocation; real GPUs.
+ * - `subgroup-matrix`: f16 tensor cores with f32 accumulation; A and B rounded to f16 as their slices are
+ *   copied into workgroup memory (a quantized B is decoded there word-wise, then rounded). Picked for
+ *   f16, bf16, q8, q4 and nf4 weights when M, N, K >= 16 and the device offers f16 -> f32 subgroup
+ *   matrices, unless `precision: 'f32'`.
+ * - `tiled128` / `tiled64`: workgroup-memory tiles in f32, 8x8 outputs per invocation; real GPUs.
  * - `reg4x4`: 4x4 outputs per invocation, no workgroup memory; software adapters (lavapipe) and thin shapes.
- * Every family handles any M, N, K (tile edges included) and each weight view (f32, f16, packed f16, bf16).
+ * Every family handles any M, N, K (tile edges included) and each weight view (f32, f16, packed f16, bf16,
+ * q8, q4, nf4). There is no separate shader-f16 family: f16 tiles help only as tensor-core operands
+ * (docs/quantization.md, "Kernels", says why for quantized weights).
  * Layouts are run-time flags, so reg4x4 and the tiled kernels compile one pipeline per family, weight view
  * and alignment (vector loads where the contiguous dimension is a multiple of 4) for all four layouts.
  *
@@ -41,6 +45,7 @@ import {
   SUBGROUP_MATRIX_TILE,
   subgroupMatrixCode,
   subgroupMatrixDefines,
+  subgroupMatrixRun8,
   subgroupMatrixShape,
   subgroupMatrixTileDefines,
   subgroupMatrixTileName,
@@ -123,9 +128,6 @@ function chooseFamily(gpu: Gpu, o: MatmulOptions, bDtype: DType): MatmulFamily {
     if (!(FAMILIES as readonly string[]).includes(o.variant)) {
       throw new Error(`Unknown matmul variant '${o.variant}' (expected one of ${FAMILIES.join(', ')})`);
     }
-    if (o.variant === 'subgroup-matrix' && isQuantFormat(bDtype)) {
-      throw new Error('The subgroup-matrix matmul does not read quantized weights yet (reg4x4 and tiled do)');
-    }
     if (o.variant === 'subgroup-matrix' && !subgroupMatrixShape(gpu)) {
       throw new Error(
         'The subgroup-matrix matmul needs f16 -> f32 subgroup matrices, which this device lacks',
@@ -135,7 +137,7 @@ function chooseFamily(gpu: Gpu, o: MatmulOptions, bDtype: DType): MatmulFamily {
   }
   const { M, N, K } = o;
   if (
-    (bDtype === 'f16' || bDtype === 'bf16') &&
+    (bDtype === 'f16' || bDtype === 'bf16' || isQuantFormat(bDtype)) &&
     o.precision !== 'f32' &&
     M >= 16 &&
     N >= 16 &&
@@ -157,7 +159,7 @@ function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
   const { ca, cb } = storedShapes(o);
   // Vector views of A and B where the contiguous dimension allows (not in reg4x4, which reads scalars).
   const aX4 = family !== 'reg4x4' && ca % 4 === 0;
-  // Quantized weights always decode element by element (wloadRC) into the tiles.
+  // Quantized weights have no flat vector view: loadB4 decodes their aligned runs word-wise.
   const bX4 = family !== 'reg4x4' && cb % 4 === 0 && !isQuantFormat(bDtype);
   const defines: Record<string, boolean> = { ...weightDefines(view), A_X4: aX4, B_X4: bX4 };
   if (view === 'f32' && bX4) {
@@ -205,6 +207,7 @@ function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
           ...subgroupMatrixTileDefines(tile),
           TRANS_A: !!o.transA,
           TRANS_B: !!o.transB,
+          B_RUN8: subgroupMatrixRun8(bDtype),
         },
         constants: { WG: subgroupMatrixWorkgroupSize(gpu, tile.WM * tile.WN) },
         tileM: tile.BM,

@@ -28,12 +28,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var c1 = vec4<f32>();
   var c2 = vec4<f32>();
   var c3 = vec4<f32>();
+#if W_QUANT
+  // Quantized weights decode word-wise, an aligned run of 4 of a stored row at a time (wload4RC: one
+  // code word and one scale; lanes past the row are zero). B stored [K, N]: op(B)(k, n0..n0+3) is one
+  // run of stored row k (n0 % 4 == 0; lanes past N are never stored). B^T (stored [N, K]): column n of
+  // op(B) is stored row n, so every 4th step of k decodes the next run of each of the four rows into
+  // rt0..rt3, which serve the 4 steps.
+  var rt0 = vec4<f32>();
+  var rt1 = vec4<f32>();
+  var rt2 = vec4<f32>();
+  var rt3 = vec4<f32>();
+#endif
   for (var k = 0u; k < p.K; k++) {
     let oa = k * sAk;
     let a = vec4<f32>(A[ia.x + oa], A[ia.y + oa], A[ia.z + oa], A[ia.w + oa]);
 #if W_QUANT
-    // Quantized weights decode by stored row and column (rows are padded to whole blocks).
-    let b = vec4<f32>(opB(k, nn.x), opB(k, nn.y), opB(k, nn.z), opB(k, nn.w));
+    var b: vec4<f32>;
+    if (tb) {
+      let j = k & 3u;
+      if (j == 0u) {
+        rt0 = wload4RC(nn.x, k, p.K);
+        rt1 = wload4RC(nn.y, k, p.K);
+        rt2 = wload4RC(nn.z, k, p.K);
+        rt3 = wload4RC(nn.w, k, p.K);
+      }
+      b = vec4<f32>(rt0[j], rt1[j], rt2[j], rt3[j]);
+    } else {
+      b = wload4RC(k, n0, p.N);
+    }
 #else
     let ob = k * sBk;
     let b = vec4<f32>(wload(ib.x + ob), wload(ib.y + ob), wload(ib.z + ob), wload(ib.w + ob));
