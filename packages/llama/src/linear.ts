@@ -3,7 +3,7 @@
  * q8/q4/nf4 included: QLoRA's gradients flow through the dequantized weights);
  * the LoRA gradients accumulate (beta 1) so gradient accumulation over micro-batches is free.
  */
-import { isQuantFormat, type Recorder, type Tensor } from '@llara/gpu';
+import type { Recorder, Tensor } from '@llara/gpu';
 import { axpy, dropout, matmul, matmulScaledA } from '@llara/kernels';
 import type { LoraPair } from './lora-gpu.ts';
 
@@ -61,8 +61,8 @@ export function linearBackward(
 ): void {
   const [outDim, inDim] = w.shape;
   const o = { M: tokens, N: inDim, K: outDim, transB: false, beta: accumulate ? (1 as const) : (0 as const) };
-  // Quantized bases have no tensor-core path: their dy W always runs the f32 kernels.
-  if (inputGradient === 'f16' && !isQuantFormat(w.dtype)) matmulScaledA(rec, dy, w, dx, o);
+  // Quantized bases too: the tensor-core kernel decodes their blocks as it loads W.
+  if (inputGradient === 'f16') matmulScaledA(rec, dy, w, dx, o);
   else matmul(rec, dy, w, dx, { ...o, precision: 'f32' });
   if (!lora || !saved.h) return;
   const { pair, scale } = lora;
