@@ -31,10 +31,12 @@
 #                 before timing embedding at B32 x T256, and one QLoRA step with the nf4 base, LoRA r64,
 #                 B8 x T512, with device memory), and the PyTorch twins (torch f16 embedding, PEFT bf16
 #                 LoRA step on the same shape; no bitsandbytes offline, so every base's twin is f16/bf16).
-#                 Expected on the H200 at 8 layers: about 6-8 min (writing the folder ~1 min, the reference
-#                 ~1 min, loading + quantizing ~1.5 min per quantized format on one CPU thread, timing
-#                 ~2 min, twins ~1 min); at 32 layers about 4x the loading, more than one call. Capped at
-#                 MAX[model7b]; RUN_ALL_7B=0 skips it.
+#                 Expected on the H200 at 8 layers (estimates, not yet run there): about 4-6 min (writing
+#                 the folder ~1 min on one JS thread, the reference ~1 min, each load ~10-20 s with the
+#                 quantizing spread over the 16 cores, timing ~2 min, twins ~1 min); 32 layers about
+#                 doubles it (writing and reading 13.5 GB). Capped at MAX[model7b] (540 s): bench-folder
+#                 skips formats that no longer fit, so a cut run keeps the formats already measured.
+#                 RUN_ALL_7B=0 skips it.
 #   index-choice  FlatIndex / GpuFlatIndex / IvfIndex (GPU k-means) on 1M x 768: build, queries/s, recall@10
 #                 (index-choice.json/.md; LanceDB and PGlite are not in the bundle: reported as not measured)
 #   report        RESULTS.md from whatever JSON is in $OUT (also rewritten after every bench stage)

@@ -11,7 +11,7 @@
  *   bitsandbytes offline);
  * - `train_qlora` (nf4 only): one LLaRA pretext step with the frozen nf4 base and f32 LoRA r64 on the
  *   7 projections (checkpointing, AdamW), beside PEFT LoRA on a bf16 base, with the device memory.
- * Each row also records the load time (reading + quantizing) in its note.
+ * Each row also records the load time (reading + quantizing on every core) in its note.
  *
  * ```ts
  * const { rows } = await benchModelFolder(gpu, { dir: '/tmp/llama-7b', ref: '/tmp/ref.json' });
@@ -29,7 +29,7 @@ import {
   uploadModel,
   weightTensors,
 } from '@llara/llama';
-import { openModelFolder } from '@llara/llama/node';
+import { createQuantizePool, openModelFolder } from '@llara/llama/node';
 import { ADAMW_DEFAULTS, Embedder, getRecipe, Pretrainer } from '@llara/trainer';
 import { cosine } from './check-result.ts';
 import { devicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
@@ -233,16 +233,20 @@ export async function benchModelFolder(
     }
     const t0 = performance.now();
     let model: LlamaModel;
+    // Quantizing on every core, as `llara --quantize` does.
+    const pool = format === 'f16' ? null : createQuantizePool();
     try {
       model = await uploadModel(gpu, config, opened.checkpoint, {
         addedTokens: ADDED_TOKENS,
-        ...(format === 'f16' ? {} : { quantize: format }),
+        ...(format === 'f16' || !pool ? {} : { quantize: format, quantizeTensor: pool.quantize }),
       });
       await gpu.sync();
     } catch (e) {
       for (const key of keys)
         emit({ suite: 'model', key, error: `loading ${o.dir} as ${format} failed: ${errorMessage(e)}` });
       continue;
+    } finally {
+      await pool?.close();
     }
     const loadS = (performance.now() - t0) / 1000;
     log(`${name} ${format}: loaded in ${loadS.toFixed(1)} s`);
