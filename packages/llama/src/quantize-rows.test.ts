@@ -36,7 +36,8 @@ function sample(rows: number, cols: number, seed: number): Float32Array {
   // Row 2: values far below f16's smallest scale (the zero-scale rule). Rows 3..: scales among f16's
   // subnormals (1e-5 .. 1e-8), where rounding the scale moves codes most and clamping happens.
   if (rows > 2) for (let c = 0; c < cols; c++) v[2 * cols + c] = 1e-12 * (c - 3);
-  for (let r = 3; r < rows; r++) for (let c = 0; c < cols; c++) v[r * cols + c] *= 10 ** -(r + 2) / 10 ** (r % 4);
+  for (let r = 3; r < rows; r++)
+    for (let c = 0; c < cols; c++) v[r * cols + c] *= 10 ** -(r + 2) / 10 ** (r % 4);
   return v;
 }
 
