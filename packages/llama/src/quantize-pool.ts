@@ -62,11 +62,17 @@ parentPort.on('message', (j) => {
 `;
 }
 
+/** Threads by default: LLARA_QUANTIZE_THREADS when set (1: the calling thread only), else one per core. */
+export function defaultQuantizeThreads(): number {
+  const env = Number(process.env.LLARA_QUANTIZE_THREADS);
+  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+
 /**
- * A pool of `threads` workers (default: one per core; 0 or 1 core: no workers, the calling thread).
- * Threads are started on first use and do not keep the process alive.
+ * A pool of `threads` workers (default: `defaultQuantizeThreads()`; 0 or 1: no workers, the calling
+ * thread). Threads are started on first use and do not keep the process alive.
  */
-export function createQuantizePool(threads = availableParallelism()): QuantizePool {
+export function createQuantizePool(threads = defaultQuantizeThreads()): QuantizePool {
   const n = Math.max(0, Math.floor(threads));
   if (n <= 1)
     return {
@@ -117,6 +123,38 @@ export function createQuantizePool(threads = availableParallelism()): QuantizePo
       pump();
     });
 
+  // Shared staging for one tensor's bytes and words, grown to the largest and reused: a fresh
+  // SharedArrayBuffer per tensor pays its page faults every time (on a small VM more than the
+  // quantizing itself), a reused one once. One tensor uses it at a time (`busy`).
+  let srcStage = new SharedArrayBuffer(0);
+  let outStage = new SharedArrayBuffer(0);
+  let busy: Promise<void> = Promise.resolve();
+
+  /** Quantizes the staged tensor on the threads; its words as an ordinary (unshared) array. */
+  const spread = async (
+    dtype: Job['dtype'],
+    format: QuantFormat,
+    what: string,
+    rows: number,
+    cols: number,
+    rw: number,
+  ): Promise<Uint32Array> => {
+    // A few chunks per thread, so a slow thread does not hold the tensor up.
+    const chunk = Math.max(1, Math.ceil(rows / (n * 4)));
+    const jobs: Promise<string | null>[] = [];
+    for (let row0 = 0; row0 < rows; row0 += chunk) {
+      const count = Math.min(chunk, rows - row0);
+      jobs.push(
+        run({ format, dtype, src: srcStage, row0, rows: count, cols, out: outStage, outWord: row0 * rw }),
+      );
+    }
+    const errors = (await Promise.all(jobs)).filter((e): e is string => e !== null);
+    if (errors.length > 0) throw new Error(`${what} ${errors[0]}.`);
+    // An ordinary copy for the device upload (some writeBuffer paths refuse shared memory, and the
+    // staging is overwritten by the next tensor).
+    return new Uint32Array(outStage, 0, rows * rw).slice();
+  };
+
   return {
     threads: n,
     async quantize(raw, format, what) {
@@ -125,38 +163,28 @@ export function createQuantizePool(threads = availableParallelism()): QuantizePo
       if (rows * cols < SMALL) return quantizeRawTensor(raw, format, what);
       if (workers.length === 0) start();
       const rw = quantRowWords(format, cols);
-      // The bytes and the words in shared memory: the threads read and write them in place.
-      const src = new SharedArrayBuffer(raw.data.byteLength);
-      new Uint8Array(src).set(raw.data);
-      const out = new SharedArrayBuffer(rows * rw * 4);
-      // A few chunks per thread, so a slow thread does not hold the tensor up.
-      const chunk = Math.max(1, Math.ceil(rows / (n * 4)));
-      const jobs: Promise<string | null>[] = [];
-      for (let row0 = 0; row0 < rows; row0 += chunk) {
-        const count = Math.min(chunk, rows - row0);
-        jobs.push(
-          run({
-            format,
-            dtype: raw.dtype as Job['dtype'],
-            src,
-            row0,
-            rows: count,
-            cols,
-            out,
-            outWord: row0 * rw,
-          }),
-        );
+      const previous = busy;
+      let release = () => {};
+      busy = new Promise<void>((r) => {
+        release = r;
+      });
+      await previous;
+      try {
+        if (srcStage.byteLength < raw.data.byteLength) srcStage = new SharedArrayBuffer(raw.data.byteLength);
+        if (outStage.byteLength < rows * rw * 4) outStage = new SharedArrayBuffer(rows * rw * 4);
+        new Uint8Array(srcStage, 0, raw.data.byteLength).set(raw.data);
+        return await spread(raw.dtype as Job['dtype'], format, what, rows, cols, rw);
+      } finally {
+        release();
       }
-      const errors = (await Promise.all(jobs)).filter((e): e is string => e !== null);
-      if (errors.length > 0) throw new Error(`${what} ${errors[0]}.`);
-      // An ordinary buffer for the device upload (some writeBuffer paths refuse shared memory).
-      return new Uint32Array(out).slice();
     },
     async close() {
       closed = true;
       await Promise.all(workers.map((w) => w.terminate()));
       workers.length = 0;
       idle.length = 0;
+      srcStage = new SharedArrayBuffer(0);
+      outStage = new SharedArrayBuffer(0);
     },
   };
 }

@@ -104,6 +104,15 @@ describe('quantizeRows (the loader quantizer)', () => {
             quantizeRawTensor(raw, format, 'w'),
           );
       }
+      // A smaller tensor after them reuses the threads' staging memory: no stale words may survive.
+      const small = new Float32Array(64 * 4096);
+      small.fill(0.25, 0, 4096 * 3);
+      for (const format of QUANT_FORMATS) {
+        const raw: RawTensor = { dtype: 'F32', shape: [64, 4096], data: bytes(small) };
+        expect(await pool.quantize(raw, format, 'w'), `zeros ${format}`).toEqual(
+          quantizeRawTensor(raw, format, 'w'),
+        );
+      }
       v[41 * cols + 17] = Number.NaN;
       await expect(
         pool.quantize({ dtype: 'F32', shape: [rows, cols], data: bytes(v) }, 'q4', 'tensor w'),

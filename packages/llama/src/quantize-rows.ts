@@ -23,7 +23,7 @@ export function quantizeRows(
   row0: number,
   rows: number,
   cols: number,
-  /** Receives rows [row0, row0 + rows) at word `dstRow0Word` (zero-filled on entry). */
+  /** Receives rows [row0, row0 + rows) at word `dstRow0Word` (every word written; need not be zero). */
   dst: Uint32Array,
   dstRow0Word: number,
 ): string | null {
@@ -43,6 +43,7 @@ export function quantizeRows(
   ]);
   const mid = new Float64Array(15);
   for (let i = 0; i < 15; i++) mid[i] = (levels[i] + levels[i + 1]) / 2;
+  const [m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14] = mid;
   // f32 <-> bits through one shared word.
   const f32 = new Float32Array(1);
   const u32 = new Uint32Array(f32.buffer);
@@ -111,6 +112,9 @@ export function quantizeRows(
     else if (table) for (let c = 0; c < cols; c++) row[c] = table[srcU16![o + c]];
     else for (let c = 0; c < cols; c++) rowBits[c] = srcU16![o + c] << 16;
     const base = dstRow0Word + r * rowWords;
+    // Every code word is stored whole below; the scale words are OR-ed in pairs, so they start at 0
+    // (dst may be reused memory).
+    dst.fill(0, base + codeWords, base + rowWords);
     for (let b = 0; b < blocks; b++) {
       const start = b * bs;
       const end = Math.min(cols, start + bs);
@@ -119,8 +123,7 @@ export function quantizeRows(
       for (let c = start; c < end; c++) {
         const x = row[c];
         bad += x * 0; // NaN for NaN and infinities only
-        const a = x < 0 ? -x : x;
-        if (a > amax) amax = a;
+        amax = Math.max(amax, Math.abs(x)); // branch-free: random signs would mispredict
       }
       if (bad !== 0)
         for (let c = start; c < end; c++)
@@ -195,10 +198,24 @@ export function quantizeRows(
           let word = 0;
           for (let k = 0; k < 8; k++) {
             const v = row[c + k] / scale;
-            let code = v > mid[7] ? 8 : 0;
-            if (v > mid[code + 3]) code += 4;
-            if (v > mid[code + 1]) code += 2;
-            if (v > mid[code]) code += 1;
+            // The number of thresholds below v, as 15 compares without branches (a binary search
+            // mispredicts on real weights and costs 3x as much).
+            const code =
+              +(v > m0) +
+              +(v > m1) +
+              +(v > m2) +
+              +(v > m3) +
+              +(v > m4) +
+              +(v > m5) +
+              +(v > m6) +
+              +(v > m7) +
+              +(v > m8) +
+              +(v > m9) +
+              +(v > m10) +
+              +(v > m11) +
+              +(v > m12) +
+              +(v > m13) +
+              +(v > m14);
             word |= code << (k * 4);
           }
           dst[w] = word;

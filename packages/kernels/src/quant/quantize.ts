@@ -26,51 +26,14 @@ const QMAX = { q8: 127, q4: 7 } as const;
 /** Decision thresholds between neighbouring NF4 levels (exact in f64: sums of two f32 halved). */
 const NF4_MIDPOINTS = NF4_LEVELS.slice(1).map((l, i) => (NF4_LEVELS[i] + l) / 2);
 
-/** f16 bits -> value for all 65536 patterns, built on first use (a call of f16BitsToF32 per block costs more than the block's codes). */
-let halfTable: Float32Array | null = null;
-
-function halfValue(bits: number): number {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) halfTable[h] = f16BitsToF32(h);
-  }
-  return halfTable[bits];
-}
-
 /** Round half away from zero (C's `roundf`), so ties never depend on the parity of the integer. */
 function roundHalfAway(v: number): number {
   return v < 0 ? -Math.floor(-v + 0.5) : Math.floor(v + 0.5);
 }
 
-/** The NF4 code of v = x / absmax: how many decision thresholds v is above (binary search, 4 compares). */
-function nf4Code(v: number): number {
-  const m = NF4_MIDPOINTS;
-  let c = v > m[7] ? 8 : 0;
-  if (v > m[c + 3]) c += 4;
-  if (v > m[c + 1]) c += 2;
-  if (v > m[c]) c += 1;
-  return c;
-}
-
-/** The code of value x (column c of `cols`) in a block of scale `scale` (0: the zero code). */
-function codeOf(format: QuantFormat, x: number, c: number, cols: number, scale: number): number {
-  if (scale === 0 || c >= cols) return format === 'q8' ? 0 : format === 'q4' ? 8 : NF4_ZERO_CODE;
-  const v = x / scale;
-  if (format === 'nf4') return nf4Code(v);
-  const q = Math.max(-QMAX[format], Math.min(QMAX[format], roundHalfAway(v)));
-  return format === 'q8' ? q & 0xff : q + 8;
-}
-
 /**
  * Quantizes one row of `cols` values (`src[srcOffset ..]`) into `quantRowWords(format, cols)` words
  * at `dst[dstOffset ..]`, which must be zero (fresh) on entry.
- *
- * This is the loader's hot loop (a 7B checkpoint is 6.5 G values), so it works a code word at a time:
- * the codes of 8 (4-bit) or 4 (q8) values are packed into a local and stored once, NF4 levels are
- * found by binary search, and non-finite values are detected per block (`x * 0` is NaN only for NaN and
- * infinities). Every value is still divided by the rounded f16 scale in float64 and rounded as
- * docs/quantization.md says, so the words are the same bits as the plain-loop reference
- * (quantize.ref.ts; compared bit for bit in quantize.test.ts).
  */
 export function quantizeRow(
   format: QuantFormat,
@@ -85,70 +48,35 @@ export function quantizeRow(
   const perWord = 32 / bits;
   const blocks = quantBlocks(format, cols);
   const scale0 = dstOffset + quantCodeWords(format, cols);
-  const qmax = format === 'nf4' ? 0 : QMAX[format];
   for (let b = 0; b < blocks; b++) {
     const start = b * bs;
     const end = Math.min(cols, start + bs);
     let amax = 0;
-    let nan = 0;
     for (let c = start; c < end; c++) {
       const x = src[srcOffset + c];
-      nan += x * 0;
-      const a = x < 0 ? -x : x;
-      if (a > amax) amax = a;
-    }
-    if (nan !== 0) {
-      for (let c = start; c < end; c++) {
-        const x = src[srcOffset + c];
-        if (!Number.isFinite(x)) throw new Error(`cannot quantize the non-finite value ${x} (column ${c})`);
-      }
+      if (!Number.isFinite(x)) throw new Error(`cannot quantize the non-finite value ${x} (column ${c})`);
+      amax = Math.max(amax, Math.abs(x));
     }
     // The scale is rounded to f16 first and the codes are computed against the rounded scale.
-    const scaleBits = format === 'nf4' ? f32ToF16Bits(amax) : f32ToF16Bits(amax / qmax);
-    const scale = halfValue(scaleBits);
+    const scaleBits = format === 'nf4' ? f32ToF16Bits(amax) : f32ToF16Bits(amax / QMAX[format]);
+    const scale = f16BitsToF32(scaleBits);
     if (scale !== 0) dst[scale0 + (b >> 1)] |= scaleBits << ((b & 1) * 16);
-    let w = dstOffset + (start * bits) / 32;
-    if (end - start < bs || scale === 0) {
-      // A zero block or the row's partial last block: the general path, value by value.
-      for (let j = 0; j < bs; j++) {
-        const c = start + j;
-        const code = codeOf(format, c < cols ? src[srcOffset + c] : 0, c, cols, scale);
-        dst[dstOffset + Math.floor((b * bs + j) / perWord)] |= code << (((b * bs + j) % perWord) * bits);
-      }
-      continue;
-    }
-    let i = srcOffset + start;
-    const stop = srcOffset + end;
-    if (format === 'q8') {
-      for (; i < stop; i += 4, w++) {
-        let word = 0;
-        for (let k = 0; k < 4; k++) {
-          const v = src[i + k] / scale;
-          let q = v < 0 ? -Math.floor(-v + 0.5) : Math.floor(v + 0.5);
-          if (q > 127) q = 127;
-          else if (q < -127) q = -127;
-          word |= (q & 0xff) << (k * 8);
+    for (let j = 0; j < bs; j++) {
+      const c = start + j;
+      let code: number;
+      if (scale === 0 || c >= cols) code = format === 'q8' ? 0 : format === 'q4' ? 8 : NF4_ZERO_CODE;
+      else {
+        const v = src[srcOffset + c] / scale;
+        if (format === 'nf4') {
+          code = 0;
+          while (code < 15 && v > NF4_MIDPOINTS[code]) code++;
+        } else {
+          const q = Math.max(-QMAX[format], Math.min(QMAX[format], roundHalfAway(v)));
+          code = format === 'q8' ? q & 0xff : q + 8;
         }
-        dst[w] = word;
       }
-    } else if (format === 'q4') {
-      for (; i < stop; i += 8, w++) {
-        let word = 0;
-        for (let k = 0; k < 8; k++) {
-          const v = src[i + k] / scale;
-          let q = v < 0 ? -Math.floor(-v + 0.5) : Math.floor(v + 0.5);
-          if (q > 7) q = 7;
-          else if (q < -7) q = -7;
-          word |= (q + 8) << (k * 4);
-        }
-        dst[w] = word;
-      }
-    } else {
-      for (; i < stop; i += 8, w++) {
-        let word = 0;
-        for (let k = 0; k < 8; k++) word |= nf4Code(src[i + k] / scale) << (k * 4);
-        dst[w] = word;
-      }
+      const e = b * bs + j;
+      dst[dstOffset + Math.floor(e / perWord)] |= code << ((e % perWord) * bits);
     }
   }
 }
