@@ -18,7 +18,7 @@ import { QUANT_LAYOUT } from './config.ts';
 import { planShards } from './model-export.ts';
 import { openModelFolder, writeFileAtomic, writeSafetensorsFile } from './node.ts';
 import type { OpenedModel } from './open-model.ts';
-import { createQuantizePool } from './quantize-pool.ts';
+import { quantizeRawTensor } from './quantize-tensor.ts';
 import { expectedTensors, numElements, tensorToFloat32 } from './safetensors.ts';
 import { SAFETENSORS_INDEX_FILE } from './sharded.ts';
 
@@ -47,12 +47,7 @@ export async function writeQuantizedFolder(
   dir: string,
   opened: OpenedModel,
   format: QuantFormat,
-  options: {
-    shardBytes?: number;
-    onTensor?: (name: string, index: number, count: number) => void;
-    /** Threads that quantize (default: one per core; the same bits whatever the number). */
-    threads?: number;
-  } = {},
+  options: { shardBytes?: number; onTensor?: (name: string, index: number, count: number) => void } = {},
 ): Promise<QuantizedFolderReport> {
   const { config, checkpoint, files } = opened;
   if (config.quantization)
@@ -79,7 +74,6 @@ export async function writeQuantizedFolder(
     `.${path.basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
   );
   await fs.mkdir(tmp);
-  const pool = createQuantizePool(options.threads);
   try {
     const hashes = new Map<string, string>();
     const weightMap: Record<string, string> = {};
@@ -99,7 +93,7 @@ export async function writeQuantizedFolder(
             const raw = await checkpoint.read(name);
             const data =
               raw.shape.length === 2
-                ? await pool.quantize(raw, format, `tensor ${name}`)
+                ? quantizeRawTensor(raw, format, `tensor ${name}`)
                 : tensorToFloat32(raw, `tensor ${name}`);
             const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
             hashes.set(name, sha256(bytes));
@@ -137,7 +131,5 @@ export async function writeQuantizedFolder(
   } catch (e) {
     await fs.rm(tmp, { recursive: true, force: true });
     throw e;
-  } finally {
-    await pool.close();
   }
 }
