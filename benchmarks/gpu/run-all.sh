@@ -10,7 +10,9 @@
 #   run --carry .device --carry .gl 'bash benchmarks/gpu/run-all.sh index-choice'
 # then one combined report here (see benchmarks/RESULTS.md).
 #
-# Stages (default: checks parity kernels torch-kernels peers model torch-model search torch-search, then report):
+# Stages (default: checks parity kernels torch-kernels peers model torch-model search torch-search model7b,
+# then report; model7b comes last and is skipped when less than its minimum is left, so it usually
+# needs its own call: 'bash benchmarks/gpu/run-all.sh model7b'):
 #   platform      nvidia-smi, python/torch/transformers versions, `device-main doctor`   (always runs)
 #   checks        GPU-only correctness checks: every matmul variant and subgroup-matrix tile at 7B
 #                 shapes, attention hd 128 / T 2048, f16 vs f32 model path, training with each tensor-core
@@ -21,6 +23,20 @@
 #                 top-k), ours then it on the same Dawn device, checked, then timed (bench-peers.json)
 #   model         7B-shaped embed + LoRA pretext training     torch-model   transformers/PEFT twins
 #   search        GPU exact search, 1M x 4096       torch-search    torch_search_bench.py
+#   model7b       a LLaMA-2-7B-shaped random f16 folder written to a temp folder (deleted after; never in
+#                 $OUT), RUN_ALL_7B_LAYERS layers (default 8 of 32; 32 is the full model, 13.5 GB), then:
+#                 torch_7b_reference.py (plain torch f32 hidden states of fixed rows with the weights put
+#                 through each format's quantize -> dequantize), `device-main bench-folder` (the folder
+#                 loaded as f16, q8, q4, nf4; each checked against that reference by min row cosine
+#                 before timing embedding at B32 x T256, and one QLoRA step with the nf4 base, LoRA r64,
+#                 B8 x T512, with device memory), and the PyTorch twins (torch f16 embedding, PEFT bf16
+#                 LoRA step on the same shape; no bitsandbytes offline, so every base's twin is f16/bf16).
+#                 Expected on the H200 at 8 layers (estimates, not yet run there): about 4-6 min (writing
+#                 the folder ~1 min on one JS thread, the reference ~1 min, each load ~10-20 s with the
+#                 quantizing spread over the 16 cores, timing ~2 min, twins ~1 min); 32 layers about
+#                 doubles it (writing and reading 13.5 GB). Capped at MAX[model7b] (540 s): bench-folder
+#                 skips formats that no longer fit, so a cut run keeps the formats already measured.
+#                 RUN_ALL_7B=0 skips it.
 #   index-choice  FlatIndex / GpuFlatIndex / IvfIndex (GPU k-means) on 1M x 768: build, queries/s, recall@10
 #                 (index-choice.json/.md; LanceDB and PGlite are not in the bundle: reported as not measured)
 #   report        RESULTS.md from whatever JSON is in $OUT (also rewritten after every bench stage)
@@ -67,9 +83,11 @@ export OUT PYTHON SMOKE SIZE DM
 # Seconds a stage may take at most (its timeout) and needs at least to be worth starting.
 # The caps add up to more than one call: a stage that ends early leaves its time to the next ones.
 declare -A MAX=([checks]=120 [parity]=60 [kernels]=130 [torch-kernels]=60 [peers]=90 [model]=170 [torch-model]=100
-  [search]=90 [torch-search]=60 [index-choice]=480 [report]=30)
+  [search]=90 [torch-search]=60 [model7b]=540 [index-choice]=480 [report]=30)
 declare -A MIN=([checks]=45 [parity]=20 [kernels]=60 [torch-kernels]=30 [peers]=30 [model]=100 [torch-model]=60
-  [search]=45 [torch-search]=30 [index-choice]=240 [report]=5)
+  [search]=45 [torch-search]=30 [model7b]=300 [index-choice]=240 [report]=5)
+L7B=${RUN_ALL_7B_LAYERS:-8}
+export L7B
 declare -A STATUS=()
 
 # run_stage NAME 'COMMAND': runs COMMAND (bash, may use the stage_* functions and $STAGE_TIMEOUT) under a
@@ -118,10 +136,33 @@ stage_torch() { # suite
   $PYTHON benchmarks/gpu/torch_bench.py --plan "$OUT/plan.json" --suite "$1" --json "$OUT/torch-$1.json"
 }
 
+# The 7B-shaped folder lives in a temp folder of this machine only, removed however the stage ends.
+stage_model7b() {
+  local dir start=$SECONDS size=() ref=()
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/llara-7b.XXXXXX") || return 1
+  # shellcheck disable=SC2064  # expanded now: $dir is local and gone when the trap runs
+  trap "rm -rf '$dir'" EXIT
+  # shellcheck disable=SC2064
+  trap "rm -rf '$dir'; exit 143" TERM
+  rm -f "$OUT/ref-7b.json"
+  if [ -n "$SMOKE" ]; then size=(--smoke); else size=(--layers "$L7B"); fi
+  $DM make-model --out "$dir/model" "${size[@]}" || return 1
+  [ -n "$SMOKE" ] && size=(--smoke) || size=()
+  $PYTHON benchmarks/gpu/torch_7b_reference.py --model "$dir/model" --out "$OUT/ref-7b.json" ||
+    echo "torch_7b_reference.py exited $?: the rows will say they were not checked"
+  [ -f "$OUT/ref-7b.json" ] && ref=(--ref "$OUT/ref-7b.json")
+  # What is left of the stage, less about 90 s for the PyTorch twins.
+  local left=$((STAGE_TIMEOUT - (SECONDS - start) - 90))
+  [ "$left" -lt 30 ] && left=30
+  $DM bench-folder --model "$dir/model" "${ref[@]}" --json "$OUT/bench-model7b.json" --budget-s "$left" "${size[@]}"
+  $DM folder-plan --model "$dir/model" --json "$OUT/plan-7b.json" "${size[@]}" &&
+    $PYTHON benchmarks/gpu/torch_bench.py --plan "$OUT/plan-7b.json" --suite model --json "$OUT/torch-model7b.json"
+}
+
 stage_report() {
   local webgpu torch
   webgpu=$(ls "$OUT"/bench-*.json 2>/dev/null | paste -sd, -)
-  torch=$(ls "$OUT"/torch-kernels.json "$OUT"/torch-model.json "$OUT"/torch-search.json 2>/dev/null | paste -sd, -)
+  torch=$(ls "$OUT"/torch-kernels.json "$OUT"/torch-model.json "$OUT"/torch-search.json "$OUT"/torch-model7b.json 2>/dev/null | paste -sd, -)
   local args=(report --out "$OUT/RESULTS.md")
   [ -n "$webgpu" ] && args+=(--webgpu "$webgpu")
   [ -n "$torch" ] && args+=(--torch "$torch")
@@ -130,10 +171,10 @@ stage_report() {
   [ "${#args[@]}" -gt 3 ] || { echo "nothing to report yet"; return 0; }
   $DM "${args[@]}"
 }
-export -f stage_parity stage_torch stage_report
+export -f stage_parity stage_torch stage_model7b stage_report
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(checks parity kernels torch-kernels peers model torch-model search torch-search report)
+[ ${#stages[@]} -eq 0 ] && stages=(checks parity kernels torch-kernels peers model torch-model search torch-search model7b report)
 stage_platform
 for s in "${stages[@]}"; do
   case $s in
@@ -147,6 +188,9 @@ for s in "${stages[@]}"; do
     torch-kernels) run_stage torch-kernels 'stage_torch kernels' ;;
     torch-model) run_stage torch-model 'stage_torch model' ;;
     torch-search) run_stage torch-search '$PYTHON benchmarks/gpu/torch_search_bench.py --json "$OUT/torch-search.json" $SMOKE' ;;
+    model7b)
+      if [ "${RUN_ALL_7B:-1}" = 0 ]; then STATUS[model7b]="skipped (RUN_ALL_7B=0)"; log "model7b: ${STATUS[model7b]}"; continue; fi
+      run_stage model7b stage_model7b ;;
     index-choice) run_stage index-choice '$DM index-choice --json "$OUT/index-choice.json" --md "$OUT/index-choice.md" ${SMOKE:---full}' ;;
     *) log "unknown stage '$s' (skipped)"; continue ;;
   esac

@@ -30,6 +30,19 @@ describe('device-main', () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(torchPlan(true, ['kernels', 'model']));
   });
 
+  it("makes a smoke model folder and writes the PyTorch twins of bench-folder's rows", async () => {
+    const model = path.join(dir, 'model');
+    expect(await runDeviceMain(['make-model', '--out', model, '--smoke'])).toBe(0);
+    const file = path.join(dir, 'plan-7b.json');
+    expect(await runDeviceMain(['folder-plan', '--model', model, '--json', file, '--smoke'])).toBe(0);
+    const plan = JSON.parse(readFileSync(file, 'utf8'));
+    expect(plan.map((s: { key: string }) => s.key)).toEqual([
+      'embed_folder|h128-L2|B4xT48|fp16',
+      'train_lora|h128-L2|B2xT48|bf16',
+    ]);
+    expect(plan[1]).toMatchObject({ op: 'train_lora', hidden: 128, layers: 2, vocab: 528, r: 8 });
+  });
+
   it('renders a report from check results', async () => {
     const checks = path.join(dir, 'checks.json');
     const meta = { date: '2026-11-26T00:00:00Z', device: 'test', command: 'device-main checks' };
@@ -57,6 +70,15 @@ describe('device-main', () => {
       [['report', '--out', file], /report needs at least one of --webgpu, --checks or --parity/],
       [['report', '--checks', path.join(dir, 'missing.json'), '--out', file], /missing\.json does not exist/],
       [['launch'], /unknown command 'launch'/],
+      [['make-model', '--out', dir, '--layers', '0'], /must be a positive integer, not 0/],
+      [
+        ['bench-folder', '--model', dir, '--json', file],
+        /has no config\.json: make it with device-main make-model/,
+      ],
+      [
+        ['bench-folder', '--model', dir, '--json', file, '--formats', 'q5'],
+        /unknown format "q5"; choose from f16, q8, q4, nf4/,
+      ],
     ];
     for (const [argv, message] of cases) {
       stderr = [];

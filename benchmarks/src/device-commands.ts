@@ -11,6 +11,11 @@
  *     (--quick: the kernel and model suites on fewer 7B shapes, to fit one accelerator call; plan and
  *     bench must be given the same size flag so the PyTorch twins match)
  *   device-main index-choice --json FILE [--md FILE] [--smoke | --full]   index-choice.bench.ts
+ *   device-main make-model --out DIR [--layers N] [--smoke]   a random LLaMA-2-7B-shaped folder (f16)
+ *   device-main bench-folder --model DIR --json FILE [--ref REF] [--smoke] [--formats f16,q8,q4,nf4] [--budget-s N]
+ *     (model-folder.bench.ts: the folder loaded as f16 / q8 / q4 / nf4, checked against
+ *     torch_7b_reference.py's REF, embedding and a QLoRA step timed)
+ *   device-main folder-plan --model DIR --json FILE [--smoke]   the PyTorch twins of bench-folder's rows
  *   device-main report --webgpu F[,F] [--torch F[,F]] [--checks F] [--parity F] --out RESULTS.md
  *
  * JSON files are rewritten after every row, so a run cut short still leaves what it measured.
@@ -25,11 +30,15 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
+import type { LlamaConfig } from '@llara/llama';
+import { openModelFolder } from '@llara/llama/node';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { benchMeta } from './bench-meta.ts';
 import { runChecks, summarizeChecks } from './checks.ts';
 import { doctor } from './doctor.ts';
 import { benchIndexChoice, formatIndexChoice } from './index-choice.bench.ts';
+import { makeRandomModel } from './make-random-model.ts';
+import { type BaseFormat, benchModelFolder, FOLDER_FORMATS, folderTorchPlan } from './model-folder.bench.ts';
 import { runParity } from './parity.ts';
 import { type ChecksFile, normalizeTorch, renderReport } from './report.ts';
 import { type BenchResult, errorMessage, type Suite } from './rows.ts';
@@ -50,6 +59,21 @@ function suiteList<S extends string>(allowed: readonly S[]) {
         throw new InvalidArgumentError(`unknown suite "${s}"; choose from ${allowed.join(', ')}.`);
     return picked as S[];
   };
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n > 0))
+    throw new InvalidArgumentError(`must be a positive integer, not ${v}.`);
+  return n;
+}
+
+function formatList(v: string): BaseFormat[] {
+  const picked = commaList(v);
+  for (const f of picked)
+    if (!FOLDER_FORMATS.includes(f as BaseFormat))
+      throw new InvalidArgumentError(`unknown format "${f}"; choose from ${FOLDER_FORMATS.join(', ')}.`);
+  return picked as BaseFormat[];
 }
 
 function positiveSeconds(v: string): number {
@@ -247,6 +271,86 @@ export function buildDeviceProgram(command: string): Command {
       log(
         `index-choice: ${result.rows.length} rows, ${result.skipped.length} not measured; wrote ${o.json}${o.md ? ` and ${o.md}` : ''}`,
       );
+    });
+
+  program
+    .command('make-model')
+    .description('a random-weight LLaMA-2-7B-shaped model folder (f16, two shards); never commit it')
+    .requiredOption('--out <dir>', 'folder to write (about 13.5 GB at 32 layers)')
+    .option('--layers <n>', 'decoder layers (default 32; fewer for a bounded run)', positiveInt)
+    .option('--smoke', 'a tiny model of the same layout (hidden 128, 2 layers)')
+    .action(async (o: { out: string; layers?: number; smoke?: boolean }) => {
+      const t0 = performance.now();
+      const config = await makeRandomModel(o.out, { layers: o.layers, smoke: !!o.smoke });
+      log(
+        `make-model: ${o.out} (hidden ${config.hiddenSize}, ${config.numLayers} layers) in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      );
+    });
+
+  program
+    .command('bench-folder')
+    .description(
+      'a model folder loaded as f16, q8, q4 and nf4: checked, then embedding and a QLoRA step timed',
+    )
+    .requiredOption('--model <dir>', 'the model folder (make-model)')
+    .requiredOption('--json <file>', 'results, rewritten after every row')
+    .option('--ref <file>', "torch_7b_reference.py's hidden states of the same folder")
+    .option('--smoke', 'tiny batch shapes (CPU adapters)')
+    .option('--formats <list>', 'f16, q8, q4, nf4 (comma-separated; default all)', formatList)
+    .option('--budget-s <seconds>', 'time budget (loading included)', positiveSeconds)
+    .action(
+      async (o: {
+        model: string;
+        json: string;
+        ref?: string;
+        smoke?: boolean;
+        formats?: BaseFormat[];
+        budgetS?: number;
+      }) => {
+        if (!existsSync(path.join(o.model, 'config.json')))
+          throw new UsageError(`${o.model} has no config.json: make it with device-main make-model.`);
+        const smoke = !!o.smoke;
+        const result = await withGpu(async (gpu) => {
+          const res: BenchResult = { meta: benchMeta(gpu, smoke, command), rows: [], failures: [] };
+          await benchModelFolder(gpu, {
+            dir: o.model,
+            ref: o.ref,
+            smoke,
+            formats: o.formats,
+            budgetMs: o.budgetS ? o.budgetS * 1000 : undefined,
+            log,
+            onResult: (r) => {
+              if ('ms' in r) res.rows.push(r);
+              else res.failures.push(r);
+              writeJson(o.json, res);
+              log('ms' in r ? `${r.key}: ${r.ms.toFixed(1)} ms; ${r.note ?? ''}` : `${r.key}: ${r.error}`);
+            },
+          });
+          return res;
+        });
+        writeJson(o.json, result);
+        log(
+          `bench-folder: ${result.rows.length} rows, ${result.failures.length} not measured; wrote ${o.json}`,
+        );
+      },
+    );
+
+  program
+    .command('folder-plan')
+    .description("the PyTorch twins of bench-folder's rows, for torch_bench.py --suite model")
+    .requiredOption('--model <dir>', 'the model folder')
+    .requiredOption('--json <file>', 'the plan')
+    .option('--smoke', 'tiny batch shapes')
+    .action(async (o: { model: string; json: string; smoke?: boolean }) => {
+      let config: LlamaConfig;
+      try {
+        config = (await openModelFolder(o.model, { tokenizer: false })).config;
+      } catch (e) {
+        throw new UsageError(errorMessage(e));
+      }
+      const plan = folderTorchPlan(config, !!o.smoke);
+      writeJson(o.json, plan);
+      log(`folder-plan: ${plan.length} PyTorch measurements written to ${o.json}`);
     });
 
   program

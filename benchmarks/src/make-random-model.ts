@@ -3,18 +3,52 @@
  * and shapes of meta-llama/Llama-2-7b-hf in two safetensors shards (about 13.5 GB) with their index,
  * config.json and the bundled LLaMA-2 tokenizer, for measuring memory and time on real sizes without
  * downloading. Tensors are generated and written one at a time. Run through
- * `node benchmarks/scripts/make-random-7b.mjs OUT [--layers N]` (fewer layers for a quick try); never
- * commit the result.
+ * `node benchmarks/scripts/make-random-7b.mjs OUT [--layers N]` (fewer layers for a quick try) or
+ * `device-main make-model --out DIR` on a benchmark machine; never commit the result.
+ *
+ * ```ts
+ * await makeRandomModel('/tmp/llama-7b', { layers: 8 });   // 8 of the 32 layers, every other size as 7B
+ * await makeRandomModel('/tmp/tiny', { smoke: true });     // hidden 128, 2 layers: tests
+ * ```
  */
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LLAMA2_7B_CONFIG, llamaConfigToJson, RandomCheckpoint } from '@llara/llama';
+import { LLAMA2_7B_CONFIG, type LlamaConfig, llamaConfigToJson, RandomCheckpoint } from '@llara/llama';
 import { planShards, writeSafetensorsFile } from '@llara/llama/node';
 
 const DATA = new URL('../../data/', import.meta.url).pathname;
 
-export async function makeRandomModel(out: string, layers = LLAMA2_7B_CONFIG.numLayers): Promise<void> {
-  const config = { ...LLAMA2_7B_CONFIG, numLayers: layers };
+/**
+ * The smoke shape: every matrix quantizable (columns a multiple of 64, the nf4 block) and a few blocks
+ * wide, so the folder path and all three formats run in seconds on a CPU adapter.
+ */
+export const SMOKE_FOLDER_CONFIG: LlamaConfig = {
+  ...LLAMA2_7B_CONFIG,
+  hiddenSize: 128,
+  intermediateSize: 256,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 4,
+  headDim: 32,
+  vocabSize: 512,
+  maxPositionEmbeddings: 512,
+};
+
+export interface RandomModelOptions {
+  /** Decoder layers (default 32, the 7B's; the smoke shape's 2). */
+  layers?: number;
+  /** The tiny `SMOKE_FOLDER_CONFIG` instead of LLaMA-2-7B's sizes. */
+  smoke?: boolean;
+}
+
+/** The config a folder made with these options has. */
+export function randomModelConfig(o: RandomModelOptions = {}): LlamaConfig {
+  const base = o.smoke ? SMOKE_FOLDER_CONFIG : LLAMA2_7B_CONFIG;
+  return { ...base, numLayers: o.layers ?? base.numLayers };
+}
+
+export async function makeRandomModel(out: string, o: RandomModelOptions = {}): Promise<LlamaConfig> {
+  const config = randomModelConfig(o);
   const source = new RandomCheckpoint(config, { seed: 1, dtype: 'F16' });
   await mkdir(out, { recursive: true });
   const sizes = source.names.map((name) => ({
@@ -44,12 +78,7 @@ export async function makeRandomModel(out: string, layers = LLAMA2_7B_CONFIG.num
     `${JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2)}\n`,
   );
   await writeFile(join(out, 'config.json'), `${JSON.stringify(llamaConfigToJson(config), null, 2)}\n`);
-  await copyFile(join(DATA, 'llama2-tokenizer.json'), join(out, 'tokenizer.json'));
+  // The smoke vocabulary is not the tokenizer's: such a folder is opened without its tokenizer.
+  if (!o.smoke) await copyFile(join(DATA, 'llama2-tokenizer.json'), join(out, 'tokenizer.json'));
+  return config;
 }
-
-const [out, flag, n] = process.argv.slice(2).filter((a) => a !== '--');
-if (!out || (flag !== undefined && flag !== '--layers')) {
-  process.stderr.write('usage: node benchmarks/scripts/make-random-7b.mjs OUT [--layers N]\n');
-  process.exit(1);
-}
-await makeRandomModel(out, flag ? Number(n) : undefined);

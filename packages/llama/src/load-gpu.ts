@@ -48,6 +48,12 @@ export interface UploadOptions {
    * config.json already says it is quantized is loaded as stored and refuses this option.
    */
   quantize?: QuantFormat;
+  /**
+   * How a matrix is quantized (default: `quantizeRawTensor` on this thread). In Node,
+   * `createQuantizePool().quantize` from @llara/llama/node spreads each matrix's rows over every core
+   * (the same bits).
+   */
+  quantizeTensor?: (raw: RawTensor, format: QuantFormat, what: string) => Promise<Uint32Array> | Uint32Array;
 }
 
 export function shapeOf(config: LlamaConfig, addedTokens = 0): LlamaShape {
@@ -94,13 +100,43 @@ export async function uploadModel(
       throw new GpuLimitError((e as Error).message);
     }
   }
+  /** A matrix's quantized words: quantized now from F32/F16/BF16, or as a quantized folder stores them. */
+  async function quantWords(raw: RawTensor, format: QuantFormat, name: string): Promise<Uint32Array> {
+    if (raw.dtype === 'U32') return quantizedWords(raw, `tensor ${name}`);
+    return (opts.quantizeTensor ?? quantizeRawTensor)(raw, format, `tensor ${name}`);
+  }
   const uploaded: Tensor[] = [];
   const total = source.totalBytes;
   let loaded = 0;
   let index = 0;
   const count = source.names.length;
+  // While a matrix is quantized, the next tensor is already being read (file reads run off the main
+  // thread): at most one tensor ahead, so the checkpoint is still never held at once.
+  const order = [
+    'model.embed_tokens.weight',
+    ...Array.from({ length: config.numLayers }, (_, l) =>
+      Object.values(LAYER_TENSORS).map((suffix) => `model.layers.${l}.${suffix}`),
+    ).flat(),
+    'model.norm.weight',
+    ...(config.tieWordEmbeddings ? [] : ['lm_head.weight']),
+  ];
+  const ahead = new Map<string, Promise<RawTensor>>();
+  const fetchRaw = (name: string): Promise<RawTensor> => {
+    let p = ahead.get(name);
+    if (!p) {
+      p = source.read(name);
+      // A read ahead that fails is reported when its tensor is awaited, not as an unhandled rejection.
+      p.catch(() => {});
+      ahead.set(name, p);
+    }
+    return p;
+  };
   const read = async (name: string) => {
-    const raw = await source.read(name);
+    const i = order.indexOf(name);
+    const next = i >= 0 ? order[i + 1] : undefined;
+    if (quant && next !== undefined) fetchRaw(next);
+    const raw = await fetchRaw(name);
+    ahead.delete(name);
     loaded += raw.data.byteLength;
     opts.onProgress?.({ tensor: name, index: index++, count, loadedBytes: loaded, totalBytes: total });
     return raw;
@@ -117,7 +153,7 @@ export async function uploadModel(
       });
     } else if (quant) {
       const shape = logical.get(name) ?? raw.shape;
-      t = gpu.tensor(quant, shape, quantWords(raw, quant, name), { label: name, pooled: false });
+      t = gpu.tensor(quant, shape, await quantWords(raw, quant, name), { label: name, pooled: false });
     } else {
       const { dtype, shape, data } = hostTensor(name, raw, 0);
       t = gpu.tensor(dtype, shape, data, { label: name, pooled: false });
@@ -135,7 +171,7 @@ export async function uploadModel(
       return split;
     }
     const [rows, cols] = logical.get(name) ?? raw.shape;
-    const words = quantWords(raw, quant, name);
+    const words = await quantWords(raw, quant, name);
     const split = uploadRowSplit(gpu, name, quant, [rows, cols], words);
     uploaded.push(...split.parts.map((p) => p.tensor));
     if (added === 0) return split;
@@ -166,13 +202,6 @@ export async function uploadModel(
     for (const t of uploaded) t.release();
     throw e;
   }
-}
-
-/** A matrix's quantized words: quantized now from F32/F16/BF16, or as a quantized folder stores them. */
-function quantWords(raw: RawTensor, format: QuantFormat, name: string): Uint32Array {
-  return raw.dtype === 'U32'
-    ? quantizedWords(raw, `tensor ${name}`)
-    : quantizeRawTensor(raw, format, `tensor ${name}`);
 }
 
 /** A checkpoint tensor as device-ready host data, with `appendRows` mean rows added (added tokens). */

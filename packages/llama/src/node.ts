@@ -28,6 +28,8 @@ import {
 } from './safetensors-writer.ts';
 import type { LoadProgress } from './sharded.ts';
 
+export { createQuantizePool, type QuantizePool } from './quantize-pool.ts';
+
 function fsError(e: unknown, file: string): Error {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new Error(`${file} does not exist.`);

@@ -19,6 +19,7 @@ import {
 } from '@llara/index/node';
 import { Embedder, type Passage, type Role } from '@llara/trainer';
 import { type Command, InvalidArgumentError } from 'commander';
+import { type BaseFormat, baseFormat } from '../base-format.ts';
 import { UserError } from '../errors.ts';
 import { checkMaxLen } from '../max-len.ts';
 import { type LoadedModel, loadModel } from '../model-loader.ts';
@@ -153,6 +154,8 @@ interface RunInfo {
   dims: number;
   /** Absent for a full-precision base (so runs made before --quantize existed still resume). */
   quantize?: QuantFormat;
+  /** The base-weight format the model ran in (base-format.ts); absent in runs made before it was recorded. */
+  base?: BaseFormat;
 }
 
 const RUN_FILE = 'run.json';
@@ -340,6 +343,7 @@ async function embedToShards(loaded: LoadedModel, f: EmbedFlags, role: Role): Pr
     shard: f.shard ? `${f.shard.i}/${f.shard.n}` : null,
     dims,
     ...(f.quantize ? { quantize: f.quantize } : {}),
+    base: baseFormat(loaded.opened, f.quantize),
   };
   const fail = (e: unknown): never => {
     throw new UserError((e as Error).message);

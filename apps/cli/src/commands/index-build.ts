@@ -6,11 +6,12 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { fromF16Array, type Gpu } from '@llara/gpu';
+import { fromF16Array, type Gpu, isQuantFormat } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
 import { FlatIndex, IvfIndex, type VectorDType } from '@llara/index';
 import { decodeUtf8, readNpy, readShards, saveIndex } from '@llara/index/node';
 import type { Command } from 'commander';
+import { type BaseFormat, isBaseFormat } from '../base-format.ts';
 import { UserError } from '../errors.ts';
 import { prepareOutputDir } from '../output-paths.ts';
 import { progress } from '../progress.ts';
@@ -29,6 +30,11 @@ export interface EmbedderInfo {
   recipe: string;
   maxLen: number;
   dims: number;
+  /**
+   * The base-weight format the vectors were embedded with (base-format.ts: q8/q4/nf4, or f32/f16/bf16);
+   * absent in indexes built before it was recorded, or from embeddings that did not record it.
+   */
+  base?: BaseFormat;
 }
 
 /** Ids from `.json` (an array of strings or numbers) or text (one id per line). */
@@ -119,10 +125,51 @@ async function embedderInfo(dir: string): Promise<EmbedderInfo | null> {
   if (text === null) return null;
   try {
     const r = JSON.parse(text);
-    return { model: r.model, adapter: r.adapter, recipe: r.recipe, maxLen: r.maxLen, dims: r.dims };
+    // Runs made before `base` was recorded but with --quantize still say which format they used.
+    const base = isBaseFormat(r.base) ? r.base : isQuantFormat(r.quantize) ? r.quantize : undefined;
+    return {
+      model: r.model,
+      adapter: r.adapter,
+      recipe: r.recipe,
+      maxLen: r.maxLen,
+      dims: r.dims,
+      ...(base ? { base } : {}),
+    };
   } catch {
     return null;
   }
+}
+
+/**
+ * The embedding settings the shard directories among `paths` agree on (null when none recorded any),
+ * read before any vector so that a mix of models, recipes or quantizations fails before the work.
+ */
+async function sharedEmbedderInfo(paths: readonly string[]): Promise<EmbedderInfo | null> {
+  const infos: { path: string; info: EmbedderInfo }[] = [];
+  for (const path of paths) {
+    if (!(await stat(path).catch(() => null))?.isDirectory()) continue;
+    const info = await embedderInfo(path);
+    if (info) infos.push({ path, info });
+  }
+  const first = infos[0];
+  if (!first) return null;
+  for (const { path, info } of infos.slice(1))
+    for (const key of ['model', 'adapter', 'recipe', 'maxLen'] as const)
+      if (info[key] !== first.info[key])
+        throw new UserError(
+          `${path} was embedded with ${key} ${info[key]} but ${first.path} with ${first.info[key]}, so they cannot share one index.`,
+        );
+  // f32, f16 and bf16 are one setting (full precision); q8, q4 and nf4 each another.
+  const quantized = (b: BaseFormat | undefined) => (b && isQuantFormat(b) ? b : 'full precision');
+  const withBase = infos.filter(({ info }) => info.base);
+  for (const { path, info } of withBase.slice(1))
+    if (quantized(info.base) !== quantized(withBase[0].info.base))
+      throw new UserError(
+        `${path} was embedded with base ${info.base} but ${withBase[0].path} with ${withBase[0].info.base}, so they cannot share one index.`,
+      );
+  // The index's base is known only when every part recorded one.
+  const { base: _, ...rest } = first.info;
+  return withBase.length === infos.length ? first.info : rest;
 }
 
 /** The texts of the index's ids from a corpus JSONL, as texts.jsonl content, and how many ids had one. */
@@ -277,17 +324,14 @@ export function registerIndexBuild(program: Command): void {
           '--ids can go with a single --embeddings path only (each .npy may have its FILE.ids.json).',
         );
       await checkBuildInputs(f);
+      const embedder = await sharedEmbedderInfo(f.embeddings);
       let built: FlatIndex | null = null;
-      const infos: { path: string; info: EmbedderInfo }[] = [];
       for (const path of f.embeddings) {
         const st = await stat(path).catch(() => null);
         if (!st) throw new UserError(`The embeddings path ${path} does not exist.`);
         let source: AsyncGenerator<Source>;
-        if (st.isDirectory()) {
-          source = shardSource(path, f.ids);
-          const info = await embedderInfo(path);
-          if (info) infos.push({ path, info });
-        } else if (path.endsWith('.npy')) source = npySource(path, f.ids);
+        if (st.isDirectory()) source = shardSource(path, f.ids);
+        else if (path.endsWith('.npy')) source = npySource(path, f.ids);
         else throw new UserError(`The embeddings path ${path} is neither a .npy file nor a shard directory.`);
         for await (const s of source) {
           if (s.ids.length === 0) continue;
@@ -304,15 +348,8 @@ export function registerIndexBuild(program: Command): void {
         }
       }
       if (!built) throw new UserError(`${f.embeddings.join(', ')} hold no vectors.`);
-      const first = infos[0];
-      for (const { path, info } of infos.slice(1))
-        for (const key of ['model', 'adapter', 'recipe', 'maxLen'] as const)
-          if (info[key] !== first.info[key])
-            throw new UserError(
-              `${path} was embedded with ${key} ${info[key]} but ${first.path} with ${first.info[key]}, so they cannot share one index.`,
-            );
       const extraFiles: Record<string, string> = {};
-      if (first) extraFiles[EMBEDDER_FILE] = `${JSON.stringify(first.info, null, 2)}\n`;
+      if (embedder) extraFiles[EMBEDDER_FILE] = `${JSON.stringify(embedder, null, 2)}\n`;
       let texts: number | undefined;
       if (f.texts) {
         const t = await textsOf(f.texts, new Set(built.ids));

@@ -10,10 +10,11 @@ import type { QuantFormat } from '@llara/gpu';
 import { type FlatIndex, GpuFlatIndex, IvfIndex, type SearchHit } from '@llara/index';
 import { loadIndex } from '@llara/index/node';
 import type { Command } from 'commander';
+import { type BaseFormat, baseFormat, checkIndexBase } from '../base-format.ts';
 import { UserError } from '../errors.ts';
 import { readIndexTexts } from '../index-texts.ts';
 import { checkMaxLen } from '../max-len.ts';
-import { loadModel, openModelOrFail } from '../model-loader.ts';
+import { checkQuantize, loadModel, openModelOrFail } from '../model-loader.ts';
 import { defaultModelDir } from '../paths.ts';
 import { quantizeOption } from '../quantize-option.ts';
 import { embedderFor } from './embed.ts';
@@ -109,7 +110,8 @@ export function registerSearch(program: Command): void {
         throw new UserError(
           `The index ${f.index} holds ${index.dims}-dimensional vectors but the model ${modelDir} embeds into ${opened.config.hiddenSize} dimensions; search with the model that built the index.`,
         );
-      await warnOnOtherEmbedder(f, modelDir);
+      checkQuantize(modelDir, opened, f.quantize);
+      await warnOnOtherEmbedder(f, modelDir, baseFormat(opened, f.quantize));
       const loaded = await loadModel({
         model: modelDir,
         adapter: f.adapter,
@@ -149,8 +151,11 @@ export function registerSearch(program: Command): void {
     });
 }
 
-/** A different recipe, model or adapter than the index was embedded with gives meaningless scores. */
-async function warnOnOtherEmbedder(f: SearchFlags, modelDir: string): Promise<void> {
+/**
+ * A different recipe, model or adapter than the index was embedded with gives meaningless scores (a
+ * note); another quantization of the base is refused (base-format.ts), before the model loads.
+ */
+async function warnOnOtherEmbedder(f: SearchFlags, modelDir: string, base: BaseFormat): Promise<void> {
   const text = await readFile(join(f.index, EMBEDDER_FILE), 'utf8').catch(() => null);
   if (text === null) return;
   let info: EmbedderInfo;
@@ -159,6 +164,14 @@ async function warnOnOtherEmbedder(f: SearchFlags, modelDir: string): Promise<vo
   } catch {
     return;
   }
+  checkIndexBase({
+    index: f.index,
+    recorded: info.base,
+    now: base,
+    flag: f.quantize,
+    user: 'this search',
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
   const now = { recipe: f.recipe, model: resolve(modelDir), adapter: f.adapter ? resolve(f.adapter) : null };
   for (const key of ['recipe', 'model', 'adapter'] as const)
     if (info[key] !== now[key])

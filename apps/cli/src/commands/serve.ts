@@ -3,8 +3,10 @@
  * health, info and Prometheus metrics, and optionally search over an index from `llara index build`
  * (routes in ../serve/). Ctrl-C or SIGTERM finishes the requests in flight, refuses new ones and exits.
  */
+import type { QuantFormat } from '@llara/gpu';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
+import { quantizeOption } from '../quantize-option.ts';
 import { Engine } from '../serve/engine.ts';
 import { DEFAULT_LIMITS, LIMIT_FLAGS, type ServeLimits } from '../serve/limits.ts';
 import { createServer, type Server } from '../serve/server.ts';
@@ -14,6 +16,7 @@ export interface ServeOptions {
   model?: string;
   adapter?: string;
   recipe: string;
+  quantize?: QuantFormat;
   index?: string;
   host: string;
   port: number;
@@ -53,6 +56,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     model: o.model,
     adapter: o.adapter,
     recipe: o.recipe,
+    quantize: o.quantize,
     index: o.index,
     limits,
     log,
@@ -110,6 +114,7 @@ export function registerServe(program: Command): void {
     )
     .option('--model <dir>', 'HF LLaMA model folder (default: bundled stories260K)')
     .option('--adapter <dir>', 'PEFT LoRA adapter folder')
+    .addOption(quantizeOption())
     .option('--recipe <name>', 'flag | paper | repllama', 'flag')
     .option('--index <dir>', 'index directory from `llara index build` to serve POST /search over')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
@@ -157,6 +162,7 @@ export function registerServe(program: Command): void {
         model: f.model,
         adapter: f.adapter,
         recipe: f.recipe,
+        quantize: f.quantize,
         index: f.index,
         host: f.host,
         port: f.port,

@@ -1,15 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DeviceLostError, type Gpu, type PoolStats } from '@llara/gpu';
+import { DeviceLostError, type Gpu, type PoolStats, type QuantFormat } from '@llara/gpu';
 import { dot, type FlatIndex, IvfIndex, type SearchHit, TopK } from '@llara/index';
 import { loadIndex } from '@llara/index/node';
+import type { OpenedModel } from '@llara/llama';
 import type { Embedder, Layout, Passage, Role } from '@llara/trainer';
+import { type BaseFormat, baseFormat, checkIndexBase } from '../base-format.ts';
 import { embedderFor } from '../commands/embed.ts';
 import { EMBEDDER_FILE, type EmbedderInfo } from '../commands/index-build.ts';
 import { UserError } from '../errors.ts';
 import { readIndexTexts } from '../index-texts.ts';
 import { checkMaxLen } from '../max-len.ts';
-import { type LoadedModel, loadModel, openModelOrFail } from '../model-loader.ts';
+import { checkQuantize, type LoadedModel, loadModel, openModelOrFail } from '../model-loader.ts';
 import { defaultModelDir } from '../paths.ts';
 import { Batcher, type BatchingMode, type BatchStats } from './batcher.ts';
 import { overLimit, unavailable } from './errors.ts';
@@ -20,6 +22,8 @@ export interface EngineOptions {
   model?: string;
   adapter?: string;
   recipe: string;
+  /** Block-quantize the base as it loads (`--quantize`). */
+  quantize?: QuantFormat;
   index?: string;
   limits: ServeLimits;
   /** Where notes go (the CLI: stderr). */
@@ -40,13 +44,17 @@ export interface ServedIndex {
 
 const RELOAD_TRIES = 5;
 
-/** Loads an index directory and refuses one of another model's dimensions, in one sentence. */
+/**
+ * Loads an index directory and refuses one of another model's dimensions or base quantization, in one
+ * sentence (other recipe, model or adapter: a note).
+ */
 async function openIndex(
   dir: string,
   modelDir: string,
-  hidden: number,
+  opened: OpenedModel,
   o: EngineOptions,
 ): Promise<ServedIndex> {
+  const hidden = opened.config.hiddenSize;
   let index: FlatIndex | IvfIndex;
   try {
     index = await loadIndex(dir);
@@ -61,6 +69,14 @@ async function openIndex(
     .then((t) => JSON.parse(t) as EmbedderInfo)
     .catch(() => null);
   if (info) {
+    checkIndexBase({
+      index: dir,
+      recorded: info.base,
+      now: baseFormat(opened, o.quantize),
+      flag: o.quantize,
+      user: 'this server',
+      log: o.log,
+    });
     const now = {
       recipe: o.recipe,
       model: resolve(modelDir),
@@ -90,6 +106,8 @@ export class Engine {
     readonly options: EngineOptions,
     readonly modelDir: string,
     readonly served: ServedIndex | null,
+    /** The base-weight format the model runs in (base-format.ts), for /info. */
+    readonly base: BaseFormat,
   ) {
     this.batcher = new Batcher(
       () => Promise.reject(unavailable('unavailable', 'The model is not loaded yet.')),
@@ -107,8 +125,9 @@ export class Engine {
   static async open(o: EngineOptions): Promise<Engine> {
     const modelDir = o.model ?? defaultModelDir();
     const opened = await openModelOrFail(modelDir);
-    const served = o.index ? await openIndex(o.index, modelDir, opened.config.hiddenSize, o) : null;
-    const engine = new Engine(o, modelDir, served);
+    checkQuantize(modelDir, opened, o.quantize);
+    const served = o.index ? await openIndex(o.index, modelDir, opened, o) : null;
+    const engine = new Engine(o, modelDir, served, baseFormat(opened, o.quantize));
     await engine.load();
     return engine;
   }
@@ -141,6 +160,7 @@ export class Engine {
       adapter: o.adapter,
       recipe: o.recipe,
       quiet: true,
+      quantize: o.quantize,
     });
     try {
       const embedder = embedderFor(loaded, o.limits.maxLen, o.limits.maxBatchRequests);

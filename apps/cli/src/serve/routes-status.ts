@@ -1,6 +1,6 @@
 /**
  * `GET /health` (200 only while the model and index are loaded, else 503 with the state),
- * `GET /info` (model, adapter, recipe, dims, device, batching, index, limits) and `GET /metrics`
+ * `GET /info` (model, adapter, recipe, base-weight format, dims, device, batching, index, limits) and `GET /metrics`
  * (Prometheus text).
  */
 import { resolve } from 'node:path';
@@ -23,6 +23,7 @@ export function registerStatus(app: FastifyInstance, ctx: RouteContext, adapter:
       model_name: ctx.modelName,
       adapter: adapter ? resolve(adapter) : null,
       recipe: e.recipeName,
+      base: e.base,
       dims: e.dim,
       device: e.device,
       state: e.state,

@@ -74,7 +74,13 @@ describe('llara serve', () => {
     expect(health.status).toBe(200);
     expect(health.json).toEqual({ status: 'ready' });
     const info = (await call(main.url, 'GET', '/info')).json;
-    expect(info).toMatchObject({ recipe: 'flag', dims: H, model_name: 'stories260K', adapter: null });
+    expect(info).toMatchObject({
+      recipe: 'flag',
+      base: 'f32',
+      dims: H,
+      model_name: 'stories260K',
+      adapter: null,
+    });
     expect(info.index).toMatchObject({ kind: 'flat', count: fx.docs.length, dims: H, texts: true });
     expect(info.limits.maxLen).toBe(TEST_LIMITS.maxLen);
     // On lavapipe padding changes no bit, so any lengths share a pass; other devices may measure less.
