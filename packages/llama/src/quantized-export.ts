@@ -17,7 +17,7 @@ import { planShards } from './model-export.ts';
 import { openModelFolder, writeFileAtomic, writeSafetensorsFile } from './node.ts';
 import type { OpenedModel } from './open-model.ts';
 import { quantizeRawTensor } from './quantize-tensor.ts';
-import { expectedTensors, numElements, tensorToFloat32 } from './safetensors.ts';
+import { expectedTensors, numElements, type RawTensor, tensorToFloat32 } from './safetensors.ts';
 import {
   assertEmptyOrAbsent,
   sha256,
@@ -49,7 +49,16 @@ export async function writeQuantizedFolder(
   dir: string,
   opened: OpenedModel,
   format: QuantFormat,
-  options: { shardBytes?: number; onTensor?: (name: string, index: number, count: number) => void } = {},
+  options: {
+    shardBytes?: number;
+    onTensor?: (name: string, index: number, count: number) => void;
+    /** Quantizes one matrix (default: this thread; `createQuantizePool().quantize` uses every core). */
+    quantizeTensor?: (
+      raw: RawTensor,
+      format: QuantFormat,
+      what: string,
+    ) => Promise<Uint32Array> | Uint32Array;
+  } = {},
 ): Promise<QuantizedFolderReport> {
   const { config, checkpoint, files } = opened;
   if (config.quantization)
@@ -83,7 +92,7 @@ export async function writeQuantizedFolder(
             const raw = await checkpoint.read(name);
             const data =
               raw.shape.length === 2
-                ? quantizeRawTensor(raw, format, `tensor ${name}`)
+                ? await (options.quantizeTensor ?? quantizeRawTensor)(raw, format, `tensor ${name}`)
                 : tensorToFloat32(raw, `tensor ${name}`);
             const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
             hashes.set(name, sha256(bytes));

@@ -17,6 +17,7 @@ import {
   tokenizerJsonWithTokens,
 } from '@llara/llama';
 import {
+  createQuantizePool,
   type ExportDType,
   parseByteSize,
   readAdapterFolder,
@@ -158,15 +159,18 @@ async function exportQuantized(f: ExportFlags, format: QuantFormat): Promise<voi
   checkQuantize(dir, opened, format);
   const bar = progress('quantizing', opened.checkpoint.names.length, 'tensors');
   let report: Awaited<ReturnType<typeof writeQuantizedFolder>>;
+  const pool = createQuantizePool();
   try {
     report = await writeQuantizedFolder(f.out, opened, format, {
       shardBytes: f.shardSize,
       onTensor: (_n, i) => bar.update(i + 1),
+      quantizeTensor: pool.quantize,
     });
   } catch (e) {
     throw new UserError((e as Error).message);
   } finally {
     bar.stop();
+    await pool.close();
   }
   console.log(
     JSON.stringify({
