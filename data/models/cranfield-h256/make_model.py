@@ -192,7 +192,8 @@ def loss_of(w, batch):
 @torch.no_grad()
 def val_loss(w, val):
     starts = torch.arange(0, len(val) - SEQ - 1, SEQ)[:32]
-    return sum(loss_of(w, windows(val, starts[i : i + 8])).item() for i in range(0, len(starts), 8)) / math.ceil(len(starts) / 8)
+    losses = [loss_of(w, windows(val, starts[i : i + 8])).item() for i in range(0, len(starts), 8)]
+    return sum(losses) / len(losses)
 
 
 def lr_at(step):
@@ -274,7 +275,10 @@ def main():
     decay = [p for p in params if p.dim() == 2]
     no_decay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": WD}, {"params": no_decay, "weight_decay": 0.0}], lr=LR, betas=(0.9, 0.95), eps=1e-8
+        [{"params": decay, "weight_decay": WD}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=LR,
+        betas=(0.9, 0.95),
+        eps=1e-8,
     )
     g = torch.Generator().manual_seed(SEED + 1)
     steps = args.bench or STEPS
@@ -298,7 +302,8 @@ def main():
     if args.bench:
         return
     log["val_loss_final"] = val_loss(w, val)
-    log.update(steps=STEPS, batch=BATCH, seq=SEQ, seconds=round(elapsed), threads=2, torch=torch.__version__, parameters=n_params)
+    log.update(steps=STEPS, batch=BATCH, seq=SEQ, seconds=round(elapsed), threads=2, torch=torch.__version__)
+    log["parameters"] = n_params
     print(f"validation loss final {log['val_loss_final']:.4f}", flush=True)
 
     w16 = {k: v.detach().to(torch.float16) for k, v in w.items()}
@@ -311,7 +316,10 @@ def main():
     with open(os.path.join(HERE, "train-log.json"), "w") as f:
         json.dump(log, f, separators=(",", ":"))
         f.write("\n")
-    gold = {"about": "Made by data/models/cranfield-h256/make_model.py (HF conventions, float32 on the f16 weights).", "case": golden(tok, load_safetensors(os.path.join(HERE, "model.safetensors")))}
+    gold = {
+        "about": "Made by data/models/cranfield-h256/make_model.py (HF conventions, float32 on the f16 weights).",
+        "case": golden(tok, load_safetensors(os.path.join(HERE, "model.safetensors"))),
+    }
     with open(os.path.join(REPO, "packages", "llama", "test", "fixtures", "cranfield-h256-forward.json"), "w") as f:
         json.dump(gold, f, separators=(",", ":"))
         f.write("\n")
