@@ -33,6 +33,7 @@ import torch.nn.functional as F  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 STORIES = os.path.join(REPO, "data", "models", "stories260K")
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree by the import below
 sys.path.insert(0, os.path.join(REPO, "packages", "llama", "test"))
 from make_fixtures import forward, mask_desc, rows_seen, save_safetensors, load_safetensors, fmt  # noqa: E402
 
