@@ -1,7 +1,8 @@
 /**
  * Accuracy of a quantized base (docs/quantization.md), kept in CI at a reduced size:
  *   - embeddings (flag recipe) of the q8 / q4 / nf4 model against the f32 model on Cranfield texts:
- *     mean and worst cosine, on stories260K and on the tiny GQA fixture;
+ *     mean and worst cosine, on stories260K (hidden 64), on cranfield-h256 (hidden 256, trained by
+ *     data/models/cranfield-h256/make_model.py) and on the tiny GQA fixture;
  *   - pretext training (EBAE + EBAR) from the same adapter and data: the per-step loss of a q8 and an
  *     nf4 base relative to the f32 base.
  * `LLARA_QUANT_FULL=1` runs the sizes the README reports (300 texts, 20 steps) and prints the tables.
@@ -21,6 +22,7 @@ import { charTokenizer, TINY_GQA } from './test-tiny-model.ts';
 const FULL = process.env.LLARA_QUANT_FULL === '1';
 const DATA = new URL('../../../data/', import.meta.url).pathname;
 const STORIES = `${DATA}models/stories260K`;
+const WIDE = `${DATA}models/cranfield-h256`;
 const TEXTS = FULL ? 300 : 16;
 const STEPS = FULL ? 20 : 2;
 /** Largest relative difference of a step's pretext loss from the f32 base's (measured, with a margin). */
@@ -42,6 +44,7 @@ const TEXT_SAMPLE = [
 /** [mean, worst] cosine each format must reach (the measured values less a margin). */
 const FLOORS: Record<string, Record<QuantFormat, [number, number]>> = {
   stories260K: { q8: [0.999, 0.998], q4: [0.955, 0.945], nf4: [0.985, 0.98] },
+  'cranfield-h256': { q8: [0.9999, 0.9998], q4: [0.99, 0.988], nf4: [0.992, 0.99] },
   'tiny-gqa': { q8: [0.999, 0.998], q4: [0.98, 0.975], nf4: [0.975, 0.97] },
 };
 
@@ -51,7 +54,7 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-/** Per-text cosine of two sets of L2-normalised embeddings [n, dim]. */
+/** Per-text cosine of two sets of L2-normalised embeddings [n, dim] (dim = the model's hidden size). */
 function cosines(a: Float32Array, b: Float32Array, dim: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < a.length / dim; i++) {
@@ -66,7 +69,7 @@ async function embedAll(
   dir: string,
   quantize: QuantFormat | undefined,
   tiny: boolean,
-): Promise<Float32Array> {
+): Promise<{ emb: Float32Array; dim: number }> {
   const opened = await openModelFolder(dir, { tokenizer: !tiny });
   const recipe = getRecipe('flag');
   // stories260K lacks the 16 flag tokens (appended as mean rows); the tiny fixture's char tokenizer
@@ -79,7 +82,7 @@ async function embedAll(
   try {
     const tokenizer = tiny ? charTokenizer : opened.tokenizer!;
     const embedder = new Embedder(model, tokenizer, recipe, { maxLen: 64, batchSize: 8, baseVocab });
-    return await embedder.embed(TEXT_SAMPLE, 'passage');
+    return { emb: await embedder.embed(TEXT_SAMPLE, 'passage'), dim: opened.config.hiddenSize };
   } finally {
     model.destroy();
   }
@@ -88,6 +91,7 @@ async function embedAll(
 describe('embeddings of a quantized base vs the f32 base (flag recipe, Cranfield texts)', () => {
   for (const [name, dir, tiny] of [
     ['stories260K', STORIES, false],
+    ['cranfield-h256', WIDE, false],
     ['tiny-gqa', TINY_GQA, true],
   ] as const) {
     it(`${name}: q8 >= 0.999 mean cosine, the 4-bit formats at their measured floors`, async () => {
@@ -95,7 +99,7 @@ describe('embeddings of a quantized base vs the f32 base (flag recipe, Cranfield
       const rows: string[] = [];
       const stats: [QuantFormat, number, number][] = [];
       for (const format of ['q8', 'q4', 'nf4'] as const) {
-        const c = cosines(await embedAll(dir, format, tiny), ref, 64);
+        const c = cosines((await embedAll(dir, format, tiny)).emb, ref.emb, ref.dim);
         const mean = c.reduce((s, x) => s + x, 0) / c.length;
         const worst = Math.min(...c);
         rows.push(`| ${name} | ${format} | ${c.length} | ${mean.toFixed(5)} | ${worst.toFixed(5)} |`);
@@ -103,15 +107,15 @@ describe('embeddings of a quantized base vs the f32 base (flag recipe, Cranfield
       }
       if (FULL) console.log(rows.join('\n'));
       for (const [format, mean, worst] of stats) {
-        // q8 meets the issue's 0.999. The 4-bit formats stay below its 0.99 on these 64-wide models
-        // (stories260K: q4 0.965, nf4 0.989 mean over 300 texts; docs/quantization.md): the bounds are
-        // the measured floors with a margin, so a regression in the kernels or the quantizer fails here.
+        // q8 meets the issue's 0.999 everywhere. The 4-bit formats stay below its 0.99 on the 64-wide
+        // models (stories260K: q4 0.965, nf4 0.989 mean over 300 texts) and reach it on the trained
+        // 256-wide one (cranfield-h256: q4 0.992, nf4 0.994; docs/quantization.md). The bounds are the
+        // measured floors with a margin, so a regression in the kernels or the quantizer fails here.
         const [meanMin, worstMin] = FLOORS[name][format];
         expect(mean, `${name} ${format} mean`).toBeGreaterThanOrEqual(meanMin);
         expect(worst, `${name} ${format} worst`).toBeGreaterThanOrEqual(worstMin);
       }
-      if (FULL) console.log(rows.join('\n'));
-    });
+    }, 1_800_000);
   }
 });
 
