@@ -34,6 +34,8 @@ import { type DType, type Gpu, isQuantFormat, params, type Recorder, type Tensor
 import { weightDefines, weightView, withWeights } from '../common/weights.ts';
 import regWgsl from './matmul.wgsl?raw';
 import commonWgsl from './matmul-common.wgsl?raw';
+import { GEMV_ENABLE, GEMV_MAX_M, GEMV_ROWS, gemvCode, gemvReduction, gemvTokenRows } from './matmul-gemv.ts';
+import gemvWgsl from './matmul-gemv.wgsl?raw';
 import {
   type MatmulOptions,
   maxTilesPerDispatch,
@@ -56,11 +58,12 @@ import tiledWgsl from './matmul-tiled.wgsl?raw';
 
 export type { MatmulOptions } from './matmul-options.ts';
 
-export type MatmulFamily = 'reg4x4' | 'tiled64' | 'tiled128' | 'subgroup-matrix';
-const FAMILIES: readonly MatmulFamily[] = ['reg4x4', 'tiled64', 'tiled128', 'subgroup-matrix'];
+export type MatmulFamily = 'gemv' | 'reg4x4' | 'tiled64' | 'tiled128' | 'subgroup-matrix';
+const FAMILIES: readonly MatmulFamily[] = ['gemv', 'reg4x4', 'tiled64', 'tiled128', 'subgroup-matrix'];
 
 const REG_CODE = withWeights(`${commonWgsl}\n${regWgsl}`);
 const TILED_CODE = withWeights(`${commonWgsl}\n${tiledWgsl}`);
+const GEMV_CODE = GEMV_ENABLE + withWeights(`${commonWgsl}\n${gemvWgsl}`);
 /** reg4x4 workgroup: 8 x 8 invocations of 4 x 4 outputs. */
 const REG_WG = 8;
 
@@ -133,9 +136,13 @@ function chooseFamily(gpu: Gpu, o: MatmulOptions, bDtype: DType): MatmulFamily {
         'The subgroup-matrix matmul needs f16 -> f32 subgroup matrices, which this device lacks',
       );
     }
+    if (o.variant === 'gemv' && !o.transB) {
+      throw new Error('The gemv matmul reads B stored [N, K] (transB); B stored [K, N] needs another family');
+    }
     return o.variant as MatmulFamily;
   }
   const { M, N, K } = o;
+  if (o.transB && M <= GEMV_MAX_M) return 'gemv';
   if (
     (bDtype === 'f16' || bDtype === 'bf16' || isQuantFormat(bDtype)) &&
     o.precision !== 'f32' &&
@@ -157,8 +164,9 @@ function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
   const family = chooseFamily(gpu, o, bDtype);
   const view = weightView(gpu, bDtype);
   const { ca, cb } = storedShapes(o);
-  // Vector views of A and B where the contiguous dimension allows (not in reg4x4, which reads scalars).
-  const aX4 = family !== 'reg4x4' && ca % 4 === 0;
+  // Vector views of A and B where the contiguous dimension allows (not in reg4x4, which reads scalars;
+  // gemv reads A [K, M] by column, element by element).
+  const aX4 = family !== 'reg4x4' && ca % 4 === 0 && !(family === 'gemv' && o.transA);
   // Quantized weights have no flat vector view: loadB4 decodes their aligned runs word-wise.
   const bX4 = family !== 'reg4x4' && cb % 4 === 0 && !isQuantFormat(bDtype);
   const defines: Record<string, boolean> = { ...weightDefines(view), A_X4: aX4, B_X4: bX4 };
@@ -170,6 +178,17 @@ function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
   const layout = `${o.transA ? 't' : 'n'}${o.transB ? 't' : 'n'}`;
   const name = (f: string) => `${f}-${view}-${layout}`;
   switch (family) {
+    case 'gemv': {
+      const tokenRows = gemvTokenRows(o.M);
+      const reduction = gemvReduction(gpu);
+      return {
+        variant: name(reduction === 'subgroups' ? 'gemv-subgroups' : 'gemv'),
+        code: gemvCode(GEMV_CODE, tokenRows),
+        defines: { ...defines, SUBGROUPS: reduction === 'subgroups', B_RUN8: subgroupMatrixRun8(bDtype) },
+        tileM: tokenRows,
+        tileN: GEMV_ROWS,
+      };
+    }
     case 'reg4x4':
       return {
         variant: name('reg4x4'),
