@@ -10,12 +10,25 @@
  * beta 0 overwrites C without reading it; beta 1 accumulates into it.
  *
  * Kernel families (chosen by feature detection, visible through `matmulVariant`, forced with `variant`):
+ * - `gemv` (matmul-gemv.ts): y = x W^T (transB) at M <= 8 tokens, every weight view. Each workgroup owns
+ *   4 rows of W and up to 8 tokens; its invocations stride along K reading contiguous runs (one code word
+ *   and one scale per quantized run) and keep the partial sums in registers, reduced with subgroupAdd
+ *   where the device has subgroups, else in workgroup memory. The weight is read once, with 1024
+ *   workgroups at 4096 rows, so the product is bound by memory bandwidth, where 4-bit weights should win.
+ *   reg4x4 at M = 1 computes 4x4 outputs per invocation of which 3 rows are clamped duplicates and launches
+ *   only N / 32 workgroups. On lavapipe (2 shared cores, 4096 x 4096, median of 9; no claim for GPUs)
+ *   reg4x4 -> gemv took f16 from 107 to 52 ms and q4 from 57 to 20 ms at M = 1, f16 from 345 to 224 ms at
+ *   M = 8, while q4 at M = 8 went from 123 to 154 ms (a CPU decodes and gathers per lane; a GPU is bound
+ *   by the bytes). Beyond 8 tokens gemv reads the weight once per 8 and reg4x4 / the tiled / tensor-core
+ *   kernels take over (lavapipe at 24-32 tokens: about even for f16, reg4x4 ahead for q4). docs/quantization.md
+ *   has the details; `variant: 'gemv'` forces it at any M.
  * - `subgroup-matrix`: f16 tensor cores with f32 accumulation; A and B rounded to f16 as their slices are
  *   copied into workgroup memory (a quantized B is decoded there word-wise, then rounded). Picked for
  *   f16, bf16, q8, q4 and nf4 weights when M, N, K >= 16 and the device offers f16 -> f32 subgroup
  *   matrices, unless `precision: 'f32'`.
  * - `tiled128` / `tiled64`: workgroup-memory tiles in f32, 8x8 outputs per invocation; real GPUs.
- * - `reg4x4`: 4x4 outputs per invocation, no workgroup memory; software adapters (lavapipe) and thin shapes.
+ * - `reg4x4`: 4x4 outputs per invocation, no workgroup memory; software adapters (lavapipe) and thin shapes
+ *   other than gemv's (dX = dY W at a few tokens, 9-63 tokens without tensor cores).
  * Every family handles any M, N, K (tile edges included) and each weight view (f32, f16, packed f16, bf16,
  * q8, q4, nf4). There is no separate shader-f16 family: f16 tiles help only as tensor-core operands
  * (docs/quantization.md, "Kernels", says why for quantized weights).
