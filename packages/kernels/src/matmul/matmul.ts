@@ -16,11 +16,11 @@
  *   where the device has subgroups, else in workgroup memory. The weight is read once, with 1024
  *   workgroups at 4096 rows, so the product is bound by memory bandwidth, where 4-bit weights should win.
  *   reg4x4 at M = 1 computes 4x4 outputs per invocation of which 3 rows are clamped duplicates and launches
- *   only N / 32 workgroups. On lavapipe (2 shared cores, 4096 x 4096, median of 9; no claim for GPUs)
- *   reg4x4 -> gemv took f16 from 107 to 52 ms and q4 from 57 to 20 ms at M = 1, f16 from 345 to 224 ms at
- *   M = 8, while q4 at M = 8 went from 123 to 154 ms (a CPU decodes and gathers per lane; a GPU is bound
- *   by the bytes). Beyond 8 tokens gemv reads the weight once per 8 and reg4x4 / the tiled / tensor-core
- *   kernels take over (lavapipe at 24-32 tokens: about even for f16, reg4x4 ahead for q4). docs/quantization.md
+ *   only N / 32 workgroups. On lavapipe (2 shared cores, 4096 x 4096, median of 9, two runs; no claim
+ *   for GPUs) reg4x4 -> gemv took f16 from 84-107 to 35-52 ms and q4 from 57-60 to 20-29 ms at M = 1, f16
+ *   from 175-345 to 86-224 ms at M = 8, while q4 at M = 8 went from 73-123 to 95-154 ms (a CPU pays for
+ *   decode and per-lane gathers; a GPU for the bytes). Beyond 8 tokens gemv reads the weight once per 8,
+ *   and lavapipe at 12-32 tokens gave no reason to move the threshold. docs/quantization.md
  *   has the details; `variant: 'gemv'` forces it at any M.
  * - `subgroup-matrix`: f16 tensor cores with f32 accumulation; A and B rounded to f16 as their slices are
  *   copied into workgroup memory (a quantized B is decoded there word-wise, then rounded). Picked for
