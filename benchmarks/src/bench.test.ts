@@ -65,7 +65,7 @@ describe('kernel benchmarks (smoke)', () => {
 });
 
 describe('matmul_quant rows', () => {
-  it('time the f32 kernel beside tensor cores where a device has them, and only the picked one elsewhere', () => {
+  it('time the f32 kernel beside tensor cores where a device has them, reg4x4 beside gemv, and only the picked one elsewhere', () => {
     // As far as kernel selection looks: f16 -> f32 16x16x16 subgroup matrices, subgroups of 32.
     const tensorCores = {
       has: (f: string) => ['subgroup-matrix', 'shader-f16', 'subgroups'].includes(f),
@@ -87,7 +87,11 @@ describe('matmul_quant rows', () => {
       'subgroup-matrix-16x16x16-nf4-nn',
       'tiled128-nf4-nn',
     ]);
-    expect(quantMatmulRuns(tensorCores, shapes[0], 'q8').map((r) => r.variant)).toEqual(['reg4x4-q8-nt']);
+    // A batch of 1: gemv, with reg4x4 (what such batches ran before gemv) beside it.
+    expect(quantMatmulRuns(tensorCores, shapes[0], 'q8').map((r) => [r.keySuffix, r.variant])).toEqual([
+      ['', 'gemv-subgroups-q8-nt'],
+      ['|reg4x4', 'reg4x4-q8-nt'],
+    ]);
     expect(quantMatmulRuns(gpu, big, 'q4')).toHaveLength(subgroupMatrixShape(gpu) ? 2 : 1);
   });
 });

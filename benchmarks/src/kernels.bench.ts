@@ -798,7 +798,7 @@ export async function benchKernels(
 
   /**
    * `matmul_quant` rows (quant-matmul.bench.ts): f16 beside q8 / q4 / nf4 weights, each with the kernel
-   * `matmul` picks and, beside tensor cores, the f32 one.
+   * `matmul` picks and, beside tensor cores, the f32 one; beside gemv (1 and 8 tokens), reg4x4.
    */
   async function quantMatmuls() {
     for (const m of quantMatmulShapes(smoke, opts.quick)) {
@@ -824,7 +824,7 @@ export async function benchKernels(
                   torch: [],
                   note: m.what,
                 },
-                (rec) => ops.record(rec, d, run.precision),
+                (rec) => ops.record(rec, d, run.precision, run.family),
               );
         },
       );

@@ -5,7 +5,9 @@
  * where 4-bit should win, reading about a quarter of f16's weight bytes); at 2048 tokens it is
  * compute-bound (GFLOP/s), and so is the input gradient dX = dY W of QLoRA training (layout `nn`).
  * Each dtype runs the kernel `matmul` picks by itself; where that is the tensor-core (subgroup-matrix)
- * kernel, a second row runs the f32 kernel `precision: 'f32'` picks, so the two stand side by side.
+ * kernel, a second row runs the f32 kernel `precision: 'f32'` picks, and where it is the few-token
+ * `gemv` kernel (batches of 1 and 8), a second row runs `reg4x4`, the kernel those batches ran before
+ * gemv, so each pair stands side by side.
  *
  * ```ts
  * for (const m of quantMatmulShapes(false)) for (const d of QUANT_BENCH_DTYPES)
@@ -55,11 +57,16 @@ export function quantMatmulShapes(smoke: boolean, quick = false): QuantMatmulSha
   return out;
 }
 
-/** One timed kernel of a shape and weight dtype: the key's last part, and the `matmul` precision. */
+/** One timed kernel of a shape and weight dtype: the key's last part, and the `matmul` options. */
 export interface QuantMatmulRun {
-  /** '' for the kernel `matmul` picks by itself, '|f32' for the f32 alternative beside tensor cores. */
+  /**
+   * '' for the kernel `matmul` picks by itself, '|f32' for the f32 alternative beside tensor cores,
+   * '|reg4x4' for the register-tiled kernel beside gemv.
+   */
   keySuffix: string;
   precision: 'f16' | 'f32';
+  /** A family forced with `variant` (the '|reg4x4' row); undefined: `matmul` chooses. */
+  family?: string;
   /** The kernel, as `matmulVariant` names it. */
   variant: string;
 }
@@ -71,6 +78,15 @@ export function quantMatmulRuns(gpu: Gpu, m: QuantMatmulShape, dtype: string): Q
   const runs: QuantMatmulRun[] = [{ keySuffix: '', precision: 'f16', variant: auto }];
   const f32 = matmulVariant(gpu, { ...o, precision: 'f32' });
   if (f32 !== auto) runs.push({ keySuffix: '|f32', precision: 'f32', variant: f32 });
+  if (auto.startsWith('gemv')) {
+    const family = 'reg4x4';
+    runs.push({
+      keySuffix: `|${family}`,
+      precision: 'f16',
+      family,
+      variant: matmulVariant(gpu, { ...o, variant: family }),
+    });
+  }
   return runs;
 }
 
@@ -96,7 +112,11 @@ export function quantMatmulOperands(gpu: Gpu, m: QuantMatmulShape, seed: number,
     /** Bytes a product must move at least: the weight as stored, the activations and the output. */
     bytes: (dtype: string) =>
       tensorByteLength(weights.get(dtype)!.dtype, [rows, cols]) + 4 * m.M * (m.K + m.N),
-    record: (rec: Parameters<typeof matmul>[0], dtype: string, precision: 'f16' | 'f32' = 'f16') =>
-      matmul(rec, a, weights.get(dtype)!, c, { M: m.M, N: m.N, K: m.K, transB, precision }),
+    record: (
+      rec: Parameters<typeof matmul>[0],
+      dtype: string,
+      precision: 'f16' | 'f32' = 'f16',
+      variant?: string,
+    ) => matmul(rec, a, weights.get(dtype)!, c, { M: m.M, N: m.N, K: m.K, transB, precision, variant }),
   };
 }

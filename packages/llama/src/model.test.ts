@@ -5,7 +5,7 @@
  */
 import { compareClose, type Gpu, randomArray } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
-import { type MaskDescription, paddedCausalMask } from '@llara/kernels';
+import { type MaskDescription, matmulVariant, paddedCausalMask } from '@llara/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadModel } from './load-gpu.ts';
 import { LoraGpu } from './lora-gpu.ts';
@@ -84,6 +84,35 @@ describe('LLaMA forward on the GPU', () => {
     const got = (await gpu.read(hidden)) as Float32Array;
     const want = llamaForwardRef(config, weights, batch, { lora });
     const H = config.hiddenSize;
+    const r = compareClose(validRows(got, batch.mask, H), validRows(want, batch.mask, H), tol, 'hidden');
+    expect(r.ok, r.message).toBe(true);
+    hidden.release();
+    dev.release();
+    model.destroy();
+  });
+
+  it('matches the reference on one sequence of 5 tokens, where the projections run the gemv kernel', async () => {
+    const { config, weights, model } = await load(TINY_BF16);
+    const lora = randomLora(config, 4, 7, 0.1);
+    model.lora = LoraGpu.upload(gpu, model.shape, lora);
+    const T = 5;
+    const ids = Int32Array.from({ length: T }, (_, s) => 3 + ((s * 17) % (config.vocabSize - 3)));
+    const batch = {
+      ids,
+      positions: Int32Array.from({ length: T }, (_, s) => s),
+      mask: paddedCausalMask(T, [T], 'right'),
+    };
+    const H = config.hiddenSize;
+    // A few tokens: the base projections and both LoRA products (beta 1 for B) take the gemv kernel.
+    for (const [N, K] of [
+      [config.intermediateSize, H],
+      [H, 4],
+    ])
+      expect(matmulVariant(gpu, { M: T, N, K, transB: true, bDtype: 'bf16' })).toMatch(/^gemv/);
+    const dev = model.upload(batch);
+    const hidden = model.forward(dev);
+    const got = (await gpu.read(hidden)) as Float32Array;
+    const want = llamaForwardRef(config, weights, batch, { lora });
     const r = compareClose(validRows(got, batch.mask, H), validRows(want, batch.mask, H), tol, 'hidden');
     expect(r.ok, r.message).toBe(true);
     hidden.release();

@@ -14,8 +14,8 @@ export interface MatmulOptions {
   /** 1 adds the product to C, 0 (default) overwrites C without reading it. */
   beta?: 0 | 1;
   /**
-   * Force a kernel family (tests, benchmarks): 'reg4x4', 'tiled64', 'tiled128' or 'subgroup-matrix'.
-   * Without it the best family the device and shape allow is used.
+   * Force a kernel family (tests, benchmarks): 'gemv' (transB only), 'reg4x4', 'tiled64', 'tiled128' or
+   * 'subgroup-matrix'. Without it the best family the device and shape allow is used.
    */
   variant?: string;
   /**

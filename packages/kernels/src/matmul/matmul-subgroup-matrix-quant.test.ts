@@ -149,7 +149,9 @@ describe('matmul kernel choice for quantized weights', () => {
         `subgroup-matrix-16x16x16-${bDtype}-nn`,
       );
       expect(matmulVariant(gpu, { ...o, precision: 'f32' })).toBe(`tiled128-${bDtype}-nt`);
-      expect(matmulVariant(gpu, { ...o, M: 8 })).toBe(`reg4x4-${bDtype}-nt`);
+      // A few tokens: the forward goes to gemv (matmul-gemv.test.ts), the input gradient to reg4x4.
+      expect(matmulVariant(gpu, { ...o, M: 8 })).toBe(`gemv-subgroups-${bDtype}-nt`);
+      expect(matmulVariant(gpu, { ...o, M: 8, transB: false })).toBe(`reg4x4-${bDtype}-nn`);
     }
   });
 });

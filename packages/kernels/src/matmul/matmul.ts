@@ -10,12 +10,25 @@
  * beta 0 overwrites C without reading it; beta 1 accumulates into it.
  *
  * Kernel families (chosen by feature detection, visible through `matmulVariant`, forced with `variant`):
+ * - `gemv` (matmul-gemv.ts): y = x W^T (transB) at M <= 8 tokens, every weight view. Each workgroup owns
+ *   4 rows of W and up to 8 tokens; its invocations stride along K reading contiguous runs (one code word
+ *   and one scale per quantized run) and keep the partial sums in registers, reduced with subgroupAdd
+ *   where the device has subgroups, else in workgroup memory. The weight is read once, with 1024
+ *   workgroups at 4096 rows, so the product is bound by memory bandwidth, where 4-bit weights should win.
+ *   reg4x4 at M = 1 computes 4x4 outputs per invocation of which 3 rows are clamped duplicates and launches
+ *   only N / 32 workgroups. On lavapipe (2 shared cores, 4096 x 4096, median of 9, two runs; no claim
+ *   for GPUs) reg4x4 -> gemv took f16 from 84-107 to 35-52 ms and q4 from 57-60 to 20-29 ms at M = 1, f16
+ *   from 175-345 to 86-224 ms at M = 8, while q4 at M = 8 went from 73-123 to 95-154 ms (a CPU pays for
+ *   decode and per-lane gathers; a GPU for the bytes). Beyond 8 tokens gemv reads the weight once per 8,
+ *   and lavapipe at 12-32 tokens gave no reason to move the threshold. docs/quantization.md
+ *   has the details; `variant: 'gemv'` forces it at any M.
  * - `subgroup-matrix`: f16 tensor cores with f32 accumulation; A and B rounded to f16 as their slices are
  *   copied into workgroup memory (a quantized B is decoded there word-wise, then rounded). Picked for
  *   f16, bf16, q8, q4 and nf4 weights when M, N, K >= 16 and the device offers f16 -> f32 subgroup
  *   matrices, unless `precision: 'f32'`.
  * - `tiled128` / `tiled64`: workgroup-memory tiles in f32, 8x8 outputs per invocation; real GPUs.
- * - `reg4x4`: 4x4 outputs per invocation, no workgroup memory; software adapters (lavapipe) and thin shapes.
+ * - `reg4x4`: 4x4 outputs per invocation, no workgroup memory; software adapters (lavapipe) and thin shapes
+ *   other than gemv's (dX = dY W at a few tokens, 9-63 tokens without tensor cores).
  * Every family handles any M, N, K (tile edges included) and each weight view (f32, f16, packed f16, bf16,
  * q8, q4, nf4). There is no separate shader-f16 family: f16 tiles help only as tensor-core operands
  * (docs/quantization.md, "Kernels", says why for quantized weights).
@@ -34,6 +47,8 @@ import { type DType, type Gpu, isQuantFormat, params, type Recorder, type Tensor
 import { weightDefines, weightView, withWeights } from '../common/weights.ts';
 import regWgsl from './matmul.wgsl?raw';
 import commonWgsl from './matmul-common.wgsl?raw';
+import { GEMV_ENABLE, GEMV_MAX_M, GEMV_ROWS, gemvCode, gemvReduction, gemvTokenRows } from './matmul-gemv.ts';
+import gemvWgsl from './matmul-gemv.wgsl?raw';
 import {
   type MatmulOptions,
   maxTilesPerDispatch,
@@ -56,11 +71,12 @@ import tiledWgsl from './matmul-tiled.wgsl?raw';
 
 export type { MatmulOptions } from './matmul-options.ts';
 
-export type MatmulFamily = 'reg4x4' | 'tiled64' | 'tiled128' | 'subgroup-matrix';
-const FAMILIES: readonly MatmulFamily[] = ['reg4x4', 'tiled64', 'tiled128', 'subgroup-matrix'];
+export type MatmulFamily = 'gemv' | 'reg4x4' | 'tiled64' | 'tiled128' | 'subgroup-matrix';
+const FAMILIES: readonly MatmulFamily[] = ['gemv', 'reg4x4', 'tiled64', 'tiled128', 'subgroup-matrix'];
 
 const REG_CODE = withWeights(`${commonWgsl}\n${regWgsl}`);
 const TILED_CODE = withWeights(`${commonWgsl}\n${tiledWgsl}`);
+const GEMV_CODE = GEMV_ENABLE + withWeights(`${commonWgsl}\n${gemvWgsl}`);
 /** reg4x4 workgroup: 8 x 8 invocations of 4 x 4 outputs. */
 const REG_WG = 8;
 
@@ -133,9 +149,13 @@ function chooseFamily(gpu: Gpu, o: MatmulOptions, bDtype: DType): MatmulFamily {
         'The subgroup-matrix matmul needs f16 -> f32 subgroup matrices, which this device lacks',
       );
     }
+    if (o.variant === 'gemv' && !o.transB) {
+      throw new Error('The gemv matmul reads B stored [N, K] (transB); B stored [K, N] needs another family');
+    }
     return o.variant as MatmulFamily;
   }
   const { M, N, K } = o;
+  if (o.transB && M <= GEMV_MAX_M) return 'gemv';
   if (
     (bDtype === 'f16' || bDtype === 'bf16' || isQuantFormat(bDtype)) &&
     o.precision !== 'f32' &&
@@ -157,8 +177,9 @@ function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
   const family = chooseFamily(gpu, o, bDtype);
   const view = weightView(gpu, bDtype);
   const { ca, cb } = storedShapes(o);
-  // Vector views of A and B where the contiguous dimension allows (not in reg4x4, which reads scalars).
-  const aX4 = family !== 'reg4x4' && ca % 4 === 0;
+  // Vector views of A and B where the contiguous dimension allows (not in reg4x4, which reads scalars;
+  // gemv reads A [K, M] by column, element by element).
+  const aX4 = family !== 'reg4x4' && ca % 4 === 0 && !(family === 'gemv' && o.transA);
   // Quantized weights have no flat vector view: loadB4 decodes their aligned runs word-wise.
   const bX4 = family !== 'reg4x4' && cb % 4 === 0 && !isQuantFormat(bDtype);
   const defines: Record<string, boolean> = { ...weightDefines(view), A_X4: aX4, B_X4: bX4 };
@@ -170,6 +191,17 @@ function plan(gpu: Gpu, o: MatmulOptions, bDtype: DType): Plan {
   const layout = `${o.transA ? 't' : 'n'}${o.transB ? 't' : 'n'}`;
   const name = (f: string) => `${f}-${view}-${layout}`;
   switch (family) {
+    case 'gemv': {
+      const tokenRows = gemvTokenRows(o.M);
+      const reduction = gemvReduction(gpu);
+      return {
+        variant: name(reduction === 'subgroups' ? 'gemv-subgroups' : 'gemv'),
+        code: gemvCode(GEMV_CODE, tokenRows),
+        defines: { ...defines, SUBGROUPS: reduction === 'subgroups', B_RUN8: subgroupMatrixRun8(bDtype) },
+        tileM: tokenRows,
+        tileN: GEMV_ROWS,
+      };
+    }
     case 'reg4x4':
       return {
         variant: name('reg4x4'),
