@@ -20,6 +20,7 @@ import {
 } from '@llara/gpu';
 import {
   dequantizeMatrix,
+  GEMV_MAX_M,
   matmul,
   matmulVariant,
   quantizeMatrix,
@@ -49,6 +50,7 @@ export function matmulCheckShapes(smoke: boolean): MatmulCheckShape[] {
       { M: 33, N: 67, K: 69, layout: 'nt', what: 'off-tile', dtypes: ['f32', 'f16', 'q4'] },
       { M: 48, N: 64, K: 80, layout: 'nn', what: 'input gradient', dtypes: ['f16', 'nf4'] },
       { M: 8, N: 64, K: 40, layout: 'tn', what: 'LoRA gradient', dtypes: ['f32'] },
+      { M: 3, N: 67, K: 69, layout: 'nt', what: 'few tokens (gemv)', dtypes: ['f16', 'q4'] },
     ];
   return [
     { M: 2048, N: 11008, K: 4096, layout: 'nt', what: 'gate/up projection', dtypes: ['f32', 'f16'] },
@@ -76,10 +78,27 @@ export function matmulCheckShapes(smoke: boolean): MatmulCheckShape[] {
     },
     { M: 256, N: 32016, K: 4096, layout: 'nt', what: 'LM head, vocab 32016', dtypes: ['f16'] },
     { M: 64, N: 4096, K: 2048, layout: 'tn', what: 'LoRA A gradient', dtypes: ['f32'] },
+    // A query or two (gemv's case), full width for full-precision weights, quarter width quantized.
+    {
+      M: 1,
+      N: 4099,
+      K: 4097,
+      layout: 'nt',
+      what: 'one token (gemv), off every tile',
+      dtypes: ['f32', 'f16'],
+    },
+    {
+      M: 7,
+      N: 1031,
+      K: 4097,
+      layout: 'nt',
+      what: 'few tokens (gemv), quantized',
+      dtypes: ['q8', 'q4', 'nf4'],
+    },
   ];
 }
 
-const FAMILIES = ['reg4x4', 'tiled64', 'tiled128', 'subgroup-matrix'] as const;
+const FAMILIES = ['reg4x4', 'tiled64', 'tiled128', 'subgroup-matrix', 'gemv'] as const;
 
 /** What one check runs: a kernel family, and for the subgroup-matrix kernel a non-default tile. */
 interface Kernel {
@@ -88,15 +107,16 @@ interface Kernel {
 }
 
 /**
- * Every family, then (f16 weights on devices with subgroup matrices) the subgroup-matrix kernel's other
- * tiles, which read quantized weights through the same slice copy as the default one.
+ * Every family (gemv where matmul would pick it: y = x W^T on a few tokens), then (f16 weights on
+ * devices with subgroup matrices) the subgroup-matrix kernel's other tiles, which read quantized
+ * weights through the same slice copy as the default one.
  */
-function kernelsToCheck(gpu: Gpu, dtype: MatmulCheckShape['dtypes'][number]): Kernel[] {
-  const families: Kernel[] = FAMILIES.filter((f) => dtype !== 'f32' || f !== 'subgroup-matrix').map(
-    (family) => ({
-      family,
-    }),
-  );
+function kernelsToCheck(gpu: Gpu, dtype: MatmulCheckShape['dtypes'][number], s: MatmulCheckShape): Kernel[] {
+  const families: Kernel[] = FAMILIES.filter(
+    (f) =>
+      (dtype !== 'f32' || f !== 'subgroup-matrix') &&
+      (f !== 'gemv' || (s.layout === 'nt' && s.M <= GEMV_MAX_M)),
+  ).map((family) => ({ family }));
   if (dtype !== 'f16' || !subgroupMatrixShape(gpu)) return families;
   return [
     ...families,
@@ -174,7 +194,7 @@ export async function checkMatmul(gpu: Gpu, smoke: boolean): Promise<CheckResult
       const a = gpu.tensor('f32', transA ? [K, M] : [M, K], aHost);
       const c = gpu.tensor('f32', [M, N]);
       try {
-        for (const kernel of kernelsToCheck(gpu, dtype)) {
+        for (const kernel of kernelsToCheck(gpu, dtype, s)) {
           const { family, tile } = kernel;
           const t1 = performance.now();
           const o = { M, N, K, transA, transB, variant: family, smTile: tile };

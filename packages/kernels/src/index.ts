@@ -40,6 +40,7 @@ export { l2NormalizeBackwardRef, l2NormalizeRef } from './l2-normalize/l2-normal
 export { type L2NormalizeOptions, l2Normalize, l2NormalizeBackward } from './l2-normalize/l2-normalize.ts';
 export { matmulRef } from './matmul/matmul.ref.ts';
 export { type MatmulFamily, type MatmulOptions, matmul, matmulVariant } from './matmul/matmul.ts';
+export { GEMV_MAX_M } from './matmul/matmul-gemv.ts';
 export { matmulScaledA } from './matmul/matmul-scaled.ts';
 export {
   SUBGROUP_MATRIX_TILE,
