@@ -32,8 +32,9 @@ import {
 import { createQuantizePool, openModelFolder } from '@llara/llama/node';
 import { ADAMW_DEFAULTS, Embedder, getRecipe, Pretrainer } from '@llara/trainer';
 import { cosine } from './check-result.ts';
-import { devicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
-import { type BenchRow, errorMessage, type Failure, type MemoryUse } from './rows.ts';
+import { measureMemory, modelRow } from './model-rows.ts';
+import { devicePeaks, type Roofline } from './roofline.ts';
+import { type BenchRow, errorMessage, type Failure } from './rows.ts';
 import { randomPretrainRows, randomText, wordTokenizer } from './synthetic-text.ts';
 import { timeWall } from './timing.ts';
 import type { TorchSpec } from './torch-plan.ts';
@@ -266,55 +267,12 @@ export async function benchModelFolder(
           }
         }
       }
-      const memoryDuring = async (
+      const memoryDuring = (
         extra: { trainableBytes: number; optimizerBytes: number },
         body: () => Promise<void>,
-      ): Promise<MemoryUse> => {
-        gpu.pool.trim();
-        gpu.pool.stats.peakInUseBytes = gpu.pool.stats.inUseBytes;
-        await body();
-        const s = gpu.pool.stats;
-        return {
-          weightsBytes,
-          ...extra,
-          poolPeakInUseBytes: s.peakInUseBytes,
-          poolAllocatedBytes: s.allocatedBytes,
-          totalBytes: weightsBytes + extra.trainableBytes + extra.optimizerBytes + s.allocatedBytes,
-        };
-      };
-      const row = (
-        rowName: string,
-        key: string,
-        variant: string,
-        B: number,
-        T: number,
-        t: { ms: number; samples: number[] },
-        flops: number,
-        memory: MemoryUse,
-        torch: string[],
-        note: string,
-      ): BenchRow => {
-        const gflops = flops / (t.ms * 1e6);
-        return {
-          suite: 'model',
-          key,
-          name: rowName,
-          variant,
-          shape: `B${B}xT${T}`,
-          dtype: `${format}w`,
-          ms: t.ms,
-          iterations: t.samples.length,
-          timing: 'wall',
-          gflops,
-          gbps: null,
-          roofline,
-          fraction: rooflineFraction(gflops, roofline, peaks),
-          tokensPerS: (B * T) / (t.ms / 1000),
-          memory,
-          torch,
-          note,
-        };
-      };
+      ) => measureMemory(gpu, weightsBytes, extra, body);
+      const row = (r: Omit<Parameters<typeof modelRow>[0], 'dtype' | 'roofline' | 'peaks'>): BenchRow =>
+        modelRow({ ...r, dtype: `${format}w`, roofline, peaks });
 
       const ekey = keys[0];
       try {
@@ -330,18 +288,18 @@ export async function benchModelFolder(
         const memory = await memoryDuring({ trainableBytes: 0, optimizerBytes: 0 }, async () => {
           t = await timeWall(() => embedder.embed(items, 'passage'), timing);
         });
-        const r = row(
-          'embed_folder',
-          ekey,
-          `flag passages from the folder's ${format === 'f16' ? 'f16 weights' : `${format}-quantized base`}`,
-          eB,
-          eT,
+        const r = row({
+          name: 'embed_folder',
+          key: ekey,
+          variant: `flag passages from the folder's ${format === 'f16' ? 'f16 weights' : `${format}-quantized base`}`,
+          B: eB,
+          T: eT,
           t,
-          2 * layerParams * eB * eT + attention(eB, eT),
+          flops: 2 * layerParams * eB * eT + attention(eB, eT),
           memory,
-          [twins.embed],
-          `${(eB / (t.ms / 1000)).toFixed(1)} documents/s; loaded in ${loadS.toFixed(1)} s; ${checkNote}`,
-        );
+          torch: [twins.embed],
+          note: `${(eB / (t.ms / 1000)).toFixed(1)} documents/s; loaded in ${loadS.toFixed(1)} s; ${checkNote}`,
+        });
         emit(r);
         log(`${ekey}: ${r.tokensPerS?.toFixed(0)} tokens/s`);
       } catch (e) {
@@ -396,18 +354,18 @@ export async function benchModelFolder(
               }, timing);
             },
           );
-          const rr = row(
-            'train_qlora',
-            tkey,
-            `QLoRA pretext step: frozen nf4 base, f32 LoRA r=${r} on 7 projections, checkpointing, AdamW`,
-            tB,
-            tT,
+          const rr = row({
+            name: 'train_qlora',
+            key: tkey,
+            variant: `QLoRA pretext step: frozen nf4 base, f32 LoRA r=${r} on 7 projections, checkpointing, AdamW`,
+            B: tB,
+            T: tT,
             t,
-            3 * (2 * layerParams * tB * tT + attention(tB, tT)),
+            flops: 3 * (2 * layerParams * tB * tT + attention(tB, tT)),
             memory,
-            [twins.train],
-            `peak device memory ${formatBytes(memory.totalBytes)} (weights + LoRA + AdamW + pool); loaded in ${loadS.toFixed(1)} s; ${checkNote}`,
-          );
+            torch: [twins.train],
+            note: `peak device memory ${formatBytes(memory.totalBytes)} (weights + LoRA + AdamW + pool); loaded in ${loadS.toFixed(1)} s; ${checkNote}`,
+          });
           emit(rr);
           log(`${tkey}: ${rr.ms.toFixed(0)} ms per step, ${formatBytes(memory.totalBytes)}`);
         } catch (e) {

@@ -35,8 +35,9 @@ import {
   weightTensors,
 } from '@llara/llama';
 import { ADAMW_DEFAULTS, Embedder, Finetuner, getRecipe, Pretrainer } from '@llara/trainer';
-import { devicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
-import { type BenchRow, errorMessage, type Failure, type MemoryUse } from './rows.ts';
+import { measureMemory, modelRow } from './model-rows.ts';
+import { devicePeaks, type Roofline } from './roofline.ts';
+import { type BenchRow, errorMessage, type Failure } from './rows.ts';
 import { randomPretrainRows, randomText, wordTokenizer } from './synthetic-text.ts';
 import { timeWall } from './timing.ts';
 import type { TorchDType, TorchSpec } from './torch-plan.ts';
@@ -227,22 +228,10 @@ export async function benchModel(
   /** Observed tokens/s, to skip rows that cannot finish within the budget. */
   let rate = 0;
 
-  const memoryDuring = async (
+  const memoryDuring = (
     extra: { trainableBytes: number; optimizerBytes: number },
     body: () => Promise<void>,
-  ): Promise<MemoryUse> => {
-    gpu.pool.trim();
-    gpu.pool.stats.peakInUseBytes = gpu.pool.stats.inUseBytes;
-    await body();
-    const stats = gpu.pool.stats;
-    return {
-      weightsBytes,
-      ...extra,
-      poolPeakInUseBytes: stats.peakInUseBytes,
-      poolAllocatedBytes: stats.allocatedBytes,
-      totalBytes: weightsBytes + extra.trainableBytes + extra.optimizerBytes + stats.allocatedBytes,
-    };
-  };
+  ) => measureMemory(gpu, weightsBytes, extra, body);
 
   const fits = (key: string, tokens: number, passes: number): boolean => {
     const left = deadline - performance.now();
@@ -258,38 +247,8 @@ export async function benchModel(
     return true;
   };
 
-  const rowOf = (
-    name: string,
-    key: string,
-    variant: string,
-    B: number,
-    T: number,
-    ms: number,
-    iterations: number,
-    flops: number,
-    memory: MemoryUse,
-    torch: string[],
-  ): BenchRow => {
-    const gflops = flops / (ms * 1e6);
-    return {
-      suite: 'model',
-      key,
-      name,
-      variant,
-      shape: `B${B}xT${T}`,
-      dtype: 'f16w',
-      ms,
-      iterations,
-      timing: 'wall',
-      gflops,
-      gbps: null,
-      roofline,
-      fraction: rooflineFraction(gflops, roofline, peaks),
-      tokensPerS: (B * T) / (ms / 1000),
-      memory,
-      torch,
-    };
-  };
+  const rowOf = (r: Omit<Parameters<typeof modelRow>[0], 'dtype' | 'roofline' | 'peaks'>): BenchRow =>
+    modelRow({ ...r, dtype: 'f16w', roofline, peaks });
 
   const timing = smoke
     ? { warmup: 1, maxIterations: 2, targetMs: 2_000 }
@@ -316,18 +275,17 @@ export async function benchModel(
           return embedder.embed(items, 'passage');
         }, timing);
       });
-      const row = rowOf(
-        'embed',
+      const row = rowOf({
+        name: 'embed',
         key,
-        'flag passages: forward + mean of 8 special positions + L2 norm',
+        variant: 'flag passages: forward + mean of 8 special positions + L2 norm',
         B,
         T,
-        t.ms,
-        t.samples.length,
-        2 * layerParams * B * T + attentionFlops(config, B, T),
+        t,
+        flops: 2 * layerParams * B * T + attentionFlops(config, B, T),
         memory,
-        (['bf16', 'fp32'] as const).map((d) => embedKey(plan.model, B, T, d)),
-      );
+        torch: (['bf16', 'fp32'] as const).map((d) => embedKey(plan.model, B, T, d)),
+      });
       // With the host cost per dispatch (kernel suite, dispatch_overhead) this says how much of a
       // small batch's time is the CPU's.
       row.note = `${Math.round((gpu.dispatchesSubmitted - dispatches) / calls)} dispatches per call`;
@@ -408,18 +366,17 @@ export async function benchModel(
         baseVocab: config.vocabSize,
       });
       const { t, memory } = await measureSteps(trainer, paramBytes);
-      const row = rowOf(
-        'train_pretext',
+      const row = rowOf({
+        name: 'train_pretext',
         key,
-        `flag pretext step: LoRA r=${plan.lora.r} on 7 projections, checkpointing, AdamW${tc ? `, tensor cores for ${tc}` : ''}`,
+        variant: `flag pretext step: LoRA r=${plan.lora.r} on 7 projections, checkpointing, AdamW${tc ? `, tensor cores for ${tc}` : ''}`,
         B,
         T,
-        t.ms,
-        t.samples.length,
-        3 * (2 * layerParams * B * T + attentionFlops(config, B, T)),
+        t,
+        flops: 3 * (2 * layerParams * B * T + attentionFlops(config, B, T)),
         memory,
-        (['bf16', 'fp32'] as const).map((d) => trainKey(plan.model, B, T, d)),
-      );
+        torch: (['bf16', 'fp32'] as const).map((d) => trainKey(plan.model, B, T, d)),
+      });
       emit(row);
       log(`${key}: ${row.tokensPerS?.toFixed(0)} tokens/s`);
     } catch (e) {
@@ -462,18 +419,18 @@ export async function benchModel(
         chunkSize > 0
           ? `InfoNCE step, GradCache chunks of ${chunkSize}: ${B} queries x ${g} passages`
           : `InfoNCE step, plain: ${B} queries x ${g} passages`;
-      const row = rowOf(
-        'train_contrastive',
+      const row = rowOf({
+        name: 'train_contrastive',
         key,
         variant,
-        sequences,
+        B: sequences,
         T,
-        t.ms,
-        t.samples.length,
-        (chunkSize > 0 ? 4 : 3) * (2 * layerParams * sequences * T + attentionFlops(config, sequences, T)),
+        t,
+        flops:
+          (chunkSize > 0 ? 4 : 3) * (2 * layerParams * sequences * T + attentionFlops(config, sequences, T)),
         memory,
-        [],
-      );
+        torch: [],
+      });
       emit(row);
       log(
         `${key}: ${row.tokensPerS?.toFixed(0)} tokens/s, pool peak ${(memory.poolPeakInUseBytes / 2 ** 20).toFixed(0)} MiB`,
