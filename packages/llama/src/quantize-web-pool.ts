@@ -61,12 +61,24 @@ export function createWebQuantizePool(options: WebQuantizePoolOptions = {}): Qua
   const running = new Map<Worker, { id: number; pending: Pending }>();
   let nextId = 0;
   let closed = false;
+  // Set when a worker fails to start or dies: from then on the calling thread quantizes.
+  let broken = false;
 
   const failAll = (e: Error): void => {
     for (const r of running.values()) r.pending.fail(e);
     running.clear();
     for (const w of waiting) w.pending.fail(e);
     waiting.length = 0;
+  };
+  /** Ends every worker, failing what they were doing with `e`. */
+  const stop = (e: Error): void => {
+    broken = true;
+    failAll(e);
+    for (const w of workers) w.terminate();
+    workers.length = 0;
+    idle.length = 0;
+    if (url) URL.revokeObjectURL(url);
+    url = null;
   };
   const startWorker = (): void => {
     url ??= URL.createObjectURL(new Blob([quantizeWorkerSource('web')], { type: 'text/javascript' }));
@@ -80,7 +92,7 @@ export function createWebQuantizePool(options: WebQuantizePoolOptions = {}): Qua
     };
     w.onerror = (e) => {
       e.preventDefault();
-      failAll(new Error(`A quantize worker failed: ${e.message || 'it could not start'}.`));
+      stop(new Error(`A quantize worker failed: ${e.message || 'it could not start'}.`));
     };
     workers.push(w);
     idle.push(w);
@@ -109,35 +121,45 @@ export function createWebQuantizePool(options: WebQuantizePoolOptions = {}): Qua
       const rw = quantRowWords(format, cols);
       const rowBytes = cols * (dtype === 'F32' ? 4 : 2);
       const chunks = rowChunks(rows, n);
-      // Fewer workers for a matrix with fewer chunks than workers.
-      while (workers.length < Math.min(n, chunks.length)) startWorker();
+      if (broken) return quantizeRawTensor(raw, format, what);
       const out = new Uint32Array(rows * rw);
-      let jobs: Promise<QuantizeReply>[];
+      let replies: QuantizeReply[];
       let sharedOut: SharedArrayBuffer | null = null;
-      if (shared) {
-        const src = new SharedArrayBuffer(rows * rowBytes);
-        new Uint8Array(src).set(raw.data.subarray(0, rows * rowBytes));
-        const outBuf = new SharedArrayBuffer(out.byteLength);
-        sharedOut = outBuf;
-        jobs = chunks.map(([row0, count]) =>
-          run({ format, dtype, src, row0, rows: count, cols, out: outBuf, outWord: row0 * rw }, []),
-        );
-      } else {
-        jobs = chunks.map(([row0, count]) => {
-          const src = raw.data.slice(row0 * rowBytes, (row0 + count) * rowBytes).buffer as ArrayBuffer;
-          const dst = new ArrayBuffer(count * rw * 4);
-          return run({ format, dtype, src, row0: 0, rows: count, cols, out: dst, outWord: 0 }, [
-            src,
-            dst,
-          ]).then((r) => {
-            if (r.err === null && r.out) out.set(new Uint32Array(r.out), row0 * rw);
-            // The slice's rows are numbered from 0: name the matrix's row instead.
-            const err = r.err?.replace(/^row (\d+)/, (_, i: string) => `row ${row0 + Number(i)}`) ?? null;
-            return { ...r, err };
+      try {
+        // Fewer workers for a matrix with fewer chunks than workers.
+        while (workers.length < Math.min(n, chunks.length)) startWorker();
+        let jobs: Promise<QuantizeReply>[];
+        if (shared) {
+          const src = new SharedArrayBuffer(rows * rowBytes);
+          new Uint8Array(src).set(raw.data.subarray(0, rows * rowBytes));
+          const outBuf = new SharedArrayBuffer(out.byteLength);
+          sharedOut = outBuf;
+          jobs = chunks.map(([row0, count]) =>
+            run({ format, dtype, src, row0, rows: count, cols, out: outBuf, outWord: row0 * rw }, []),
+          );
+        } else {
+          jobs = chunks.map(([row0, count]) => {
+            const src = raw.data.slice(row0 * rowBytes, (row0 + count) * rowBytes).buffer as ArrayBuffer;
+            const dst = new ArrayBuffer(count * rw * 4);
+            return run({ format, dtype, src, row0: 0, rows: count, cols, out: dst, outWord: 0 }, [
+              src,
+              dst,
+            ]).then((r) => {
+              if (r.err === null && r.out) out.set(new Uint32Array(r.out), row0 * rw);
+              // The slice's rows are numbered from 0: name the matrix's row instead.
+              const err = r.err?.replace(/^row (\d+)/, (_, i: string) => `row ${row0 + Number(i)}`) ?? null;
+              return { ...r, err };
+            });
           });
-        });
+        }
+        replies = await Promise.all(jobs);
+      } catch (e) {
+        if (closed) throw e;
+        // Workers that cannot start (say a Content-Security-Policy without blob: workers) or that
+        // died: this matrix and the rest on the calling thread, rather than a failed load.
+        stop(e as Error);
+        return quantizeRawTensor(raw, format, what);
       }
-      const replies = await Promise.all(jobs);
       const failed = replies.find((r) => r.err !== null);
       if (failed) throw new Error(`${what} ${failed.err}.`);
       if (sharedOut) out.set(new Uint32Array(sharedOut));
@@ -145,12 +167,7 @@ export function createWebQuantizePool(options: WebQuantizePoolOptions = {}): Qua
     },
     async close() {
       closed = true;
-      failAll(new Error('The quantize pool is closed.'));
-      for (const w of workers) w.terminate();
-      workers.length = 0;
-      idle.length = 0;
-      if (url) URL.revokeObjectURL(url);
-      url = null;
+      stop(new Error('The quantize pool is closed.'));
     },
   };
 }
