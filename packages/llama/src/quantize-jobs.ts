@@ -36,11 +36,12 @@ export interface QuantizeJob {
   outWord: number;
 }
 
-/** A worker's answer: an error sentence or null, and `out` back when it was transferred (not shared). */
+/** A worker's answer: an error sentence or null, and `out` and `src` back when they were transferred. */
 export interface QuantizeReply {
   id: number;
   err: string | null;
   out?: ArrayBuffer;
+  src?: ArrayBuffer;
 }
 
 /** Matrices smaller than this many values are quantized on the calling thread (messages cost more). */
@@ -71,10 +72,11 @@ listen((j) => {
   } catch (e) {
     err = 'the quantizer failed: ' + (e && e.message ? e.message : String(e));
   }
-  // A transferred output goes back the same way; a shared one is already in place.
+  // Transferred buffers go back the same way (the words, and the input for the pool to reuse); shared
+  // ones are already in place.
   const shared = typeof SharedArrayBuffer !== 'undefined' && j.out instanceof SharedArrayBuffer;
   if (shared) reply({ id: j.id, err }, []);
-  else reply({ id: j.id, err, out: j.out }, [j.out]);
+  else reply({ id: j.id, err, out: j.out, src: j.src }, [j.out, j.src]);
 });
 `;
 }

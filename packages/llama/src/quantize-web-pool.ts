@@ -61,6 +61,16 @@ export function createWebQuantizePool(options: WebQuantizePoolOptions = {}): Qua
   const running = new Map<Worker, { id: number; pending: Pending }>();
   let nextId = 0;
   let closed = false;
+  // Transferred buffers come back with the reply and are reused: fresh ones pay their page faults
+  // on every matrix (on a small VM that costs about as much as quantizing).
+  const spare: ArrayBuffer[] = [];
+  const take = (bytes: number): ArrayBuffer => {
+    let best = -1;
+    for (let i = 0; i < spare.length; i++)
+      if (spare[i].byteLength >= bytes && (best < 0 || spare[i].byteLength < spare[best].byteLength))
+        best = i;
+    return best < 0 ? new ArrayBuffer(bytes) : spare.splice(best, 1)[0];
+  };
   // Set when a worker fails to start or dies: from then on the calling thread quantizes.
   let broken = false;
 
@@ -77,6 +87,7 @@ export function createWebQuantizePool(options: WebQuantizePoolOptions = {}): Qua
     for (const w of workers) w.terminate();
     workers.length = 0;
     idle.length = 0;
+    spare.length = 0;
     if (url) URL.revokeObjectURL(url);
     url = null;
   };
@@ -139,13 +150,17 @@ export function createWebQuantizePool(options: WebQuantizePoolOptions = {}): Qua
           );
         } else {
           jobs = chunks.map(([row0, count]) => {
-            const src = raw.data.slice(row0 * rowBytes, (row0 + count) * rowBytes).buffer as ArrayBuffer;
-            const dst = new ArrayBuffer(count * rw * 4);
+            // Buffers may be longer than the chunk: the worker reads and writes only its rows.
+            const src = take(count * rowBytes);
+            new Uint8Array(src).set(raw.data.subarray(row0 * rowBytes, (row0 + count) * rowBytes));
+            const dst = take(count * rw * 4);
             return run({ format, dtype, src, row0: 0, rows: count, cols, out: dst, outWord: 0 }, [
               src,
               dst,
             ]).then((r) => {
-              if (r.err === null && r.out) out.set(new Uint32Array(r.out), row0 * rw);
+              if (r.err === null && r.out) out.set(new Uint32Array(r.out, 0, count * rw), row0 * rw);
+              if (r.out) spare.push(r.out);
+              if (r.src) spare.push(r.src);
               // The slice's rows are numbered from 0: name the matrix's row instead.
               const err = r.err?.replace(/^row (\d+)/, (_, i: string) => `row ${row0 + Number(i)}`) ?? null;
               return { ...r, err };
