@@ -23,6 +23,7 @@ import {
   type ModelFiles,
   type OpenedModel,
   openModel,
+  type QuantizePool,
   readAdapter,
   SAFETENSORS_INDEX_FILE,
   uploadModel as uploadWeights,
@@ -101,12 +102,15 @@ export async function uploadModel(
   onProgress?: (fraction: number) => void,
   /** Block-quantize the base as it streams from the files (docs/quantization.md). */
   quantize?: QuantFormat,
+  /** Quantizes one matrix (a `createWebQuantizePool`'s `quantize`, to use every core); default: this thread. */
+  quantizeTensor?: QuantizePool['quantize'],
 ): Promise<LoadedModel> {
   const { opened, adapter } = prepared;
   const total = opened.checkpoint.totalBytes;
   const model = await uploadWeights(gpu, opened.config, opened.checkpoint, {
     addedTokens: prepared.addedTokens,
     quantize,
+    quantizeTensor,
     onProgress: (p) => onProgress?.(total > 0 ? p.loadedBytes / total : 1),
   });
   const setAdapter = (apply: boolean) => {

@@ -5,7 +5,7 @@
  * A model load checks the new model completely before the old one is freed, as the page did itself.
  */
 import type { Gpu } from '@llara/gpu';
-import { type ModelFiles, memoryFiles } from '@llara/llama';
+import { createWebQuantizePool, type ModelFiles, memoryFiles } from '@llara/llama';
 import { Embedder, getRecipe } from '@llara/trainer';
 import { connectGpu, deviceSummary, formatCapabilities } from './device.ts';
 import { DocumentSearch } from './document-search.ts';
@@ -89,13 +89,21 @@ const { emit } = serveCalls<ModelApi, ModelEvent>({
     unload();
     progress({ phase: 'loading', label: source.label, fraction: 0 });
     const t0 = performance.now();
-    const model = await uploadModel(
-      g,
-      prepared,
-      applyAdapter,
-      (fraction) => progress({ phase: 'loading', label: source.label, fraction }),
-      quantize,
-    );
+    // A quantized base is quantized on every core (nested workers), which end once it is loaded.
+    const pool = quantize ? createWebQuantizePool() : null;
+    let model: LoadedModel;
+    try {
+      model = await uploadModel(
+        g,
+        prepared,
+        applyAdapter,
+        (fraction) => progress({ phase: 'loading', label: source.label, fraction }),
+        quantize,
+        pool?.quantize,
+      );
+    } finally {
+      await pool?.close();
+    }
     loaded = { id: nextId++, model };
     return info(loaded.id, model, performance.now() - t0);
   },

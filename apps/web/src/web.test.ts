@@ -122,6 +122,15 @@ describe('web demo in Chromium', () => {
     expect(await page().getByTestId('use-adapter').isDisabled()).toBe(true);
   });
 
+  it('loads a picked folder with nf4 base weights, quantized in the model worker', async () => {
+    await page().getByTestId('quantize').selectOption('nf4');
+    await page().getByTestId('model-folder').setInputFiles(join(dataDir, 'models/stories260K'));
+    const status = await demo.waitForText('model-status', /nf4 base/);
+    expect(status).toMatch(/^Loaded stories260K: 5 layers, .*, nf4 base, no adapter\.$/);
+    await page().getByTestId('quantize').selectOption('');
+    expect(demo.problems).toEqual([]);
+  });
+
   it('loads the first 200 Cranfield documents with their ids', async () => {
     await page().getByTestId('load-cranfield').click();
     await demo.waitForText('documents-note', /Cranfield/);

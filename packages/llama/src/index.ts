@@ -58,7 +58,13 @@ export {
   type SavedModuleName,
   serializeAdapter,
 } from './peft.ts';
+export type { QuantizePool } from './quantize-jobs.ts';
 export { quantizedWords, quantizeRawTensor } from './quantize-tensor.ts';
+export {
+  createWebQuantizePool,
+  defaultWebQuantizeWorkers,
+  type WebQuantizePoolOptions,
+} from './quantize-web-pool.ts';
 export { LLAMA2_7B_CONFIG, RandomCheckpoint, randomTensorValues } from './random-init.ts';
 export { randomLora } from './random-lora.ts';
 export { type ForwardCase, type MaskJson, maskFromJson } from './reference/forward-case.ts';

@@ -16,51 +16,16 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type QuantFormat, quantRowWords } from '@llara/gpu';
-import { quantizeRows } from './quantize-rows.ts';
+import {
+  type QuantizeJob,
+  type QuantizePool,
+  quantizeWorkerSource,
+  rowChunks,
+  SMALL_MATRIX,
+} from './quantize-jobs.ts';
 import { quantizableShape, quantizeRawTensor } from './quantize-tensor.ts';
-import type { RawTensor } from './safetensors.ts';
 
-export interface QuantizePool {
-  /** Worker threads in use (0: quantizes on the calling thread). */
-  readonly threads: number;
-  /** `quantizeRawTensor`, spread over the threads. */
-  quantize(raw: RawTensor, format: QuantFormat, what: string): Promise<Uint32Array>;
-  /** Ends the threads (pending work is abandoned). */
-  close(): Promise<void>;
-}
-
-interface Job {
-  id: number;
-  format: QuantFormat;
-  dtype: 'F32' | 'F16' | 'BF16';
-  src: SharedArrayBuffer;
-  row0: number;
-  rows: number;
-  cols: number;
-  out: SharedArrayBuffer;
-  outWord: number;
-}
-
-/** Matrices smaller than this many values are quantized on the calling thread (messages cost more). */
-const SMALL = 1 << 18;
-
-function workerSource(): string {
-  // `__name` covers bundlers that wrap inner functions to keep their names.
-  return `"use strict";
-const { parentPort } = require('node:worker_threads');
-var __name = (f) => f;
-const quantizeRows = (${quantizeRows.toString()});
-parentPort.on('message', (j) => {
-  let err;
-  try {
-    err = quantizeRows(j.format, j.dtype, new Uint8Array(j.src), j.row0, j.rows, j.cols, new Uint32Array(j.out), j.outWord);
-  } catch (e) {
-    err = 'the quantizer failed: ' + (e && e.message ? e.message : String(e));
-  }
-  parentPort.postMessage({ id: j.id, err });
-});
-`;
-}
+export type { QuantizePool };
 
 /** Threads by default: LLARA_QUANTIZE_THREADS when set (1: the calling thread only), else one per core. */
 export function defaultQuantizeThreads(): number {
@@ -82,14 +47,14 @@ export function createQuantizePool(threads = defaultQuantizeThreads()): Quantize
     };
   const workers: Worker[] = [];
   const idle: Worker[] = [];
-  const waiting: { job: Job; done: (err: string | null) => void; fail: (e: Error) => void }[] = [];
+  const waiting: { job: QuantizeJob; done: (err: string | null) => void; fail: (e: Error) => void }[] = [];
   const running = new Map<number, { done: (err: string | null) => void; fail: (e: Error) => void }>();
   let nextId = 0;
   let closed = false;
 
   const start = (): void => {
     for (let i = 0; i < n; i++) {
-      const w = new Worker(workerSource(), { eval: true });
+      const w = new Worker(quantizeWorkerSource('node'), { eval: true });
       w.unref();
       w.on('message', (m: { id: number; err: string | null }) => {
         const r = running.get(m.id);
@@ -117,7 +82,7 @@ export function createQuantizePool(threads = defaultQuantizeThreads()): Quantize
       w.postMessage(job);
     }
   };
-  const run = (job: Omit<Job, 'id'>): Promise<string | null> =>
+  const run = (job: Omit<QuantizeJob, 'id'>): Promise<string | null> =>
     new Promise((done, fail) => {
       waiting.push({ job: { ...job, id: nextId++ }, done, fail });
       pump();
@@ -132,22 +97,16 @@ export function createQuantizePool(threads = defaultQuantizeThreads()): Quantize
 
   /** Quantizes the staged tensor on the threads; its words as an ordinary (unshared) array. */
   const spread = async (
-    dtype: Job['dtype'],
+    dtype: QuantizeJob['dtype'],
     format: QuantFormat,
     what: string,
     rows: number,
     cols: number,
     rw: number,
   ): Promise<Uint32Array> => {
-    // A few chunks per thread, so a slow thread does not hold the tensor up.
-    const chunk = Math.max(1, Math.ceil(rows / (n * 4)));
-    const jobs: Promise<string | null>[] = [];
-    for (let row0 = 0; row0 < rows; row0 += chunk) {
-      const count = Math.min(chunk, rows - row0);
-      jobs.push(
-        run({ format, dtype, src: srcStage, row0, rows: count, cols, out: outStage, outWord: row0 * rw }),
-      );
-    }
+    const jobs = rowChunks(rows, n).map(([row0, count]) =>
+      run({ format, dtype, src: srcStage, row0, rows: count, cols, out: outStage, outWord: row0 * rw }),
+    );
     const errors = (await Promise.all(jobs)).filter((e): e is string => e !== null);
     if (errors.length > 0) throw new Error(`${what} ${errors[0]}.`);
     // An ordinary copy for the device upload (some writeBuffer paths refuse shared memory, and the
@@ -160,7 +119,7 @@ export function createQuantizePool(threads = defaultQuantizeThreads()): Quantize
     async quantize(raw, format, what) {
       if (closed) throw new Error('The quantize pool is closed.');
       const [rows, cols] = quantizableShape(raw, format, what);
-      if (rows * cols < SMALL) return quantizeRawTensor(raw, format, what);
+      if (rows * cols < SMALL_MATRIX) return quantizeRawTensor(raw, format, what);
       if (workers.length === 0) start();
       const rw = quantRowWords(format, cols);
       const previous = busy;
@@ -173,7 +132,7 @@ export function createQuantizePool(threads = defaultQuantizeThreads()): Quantize
         if (srcStage.byteLength < raw.data.byteLength) srcStage = new SharedArrayBuffer(raw.data.byteLength);
         if (outStage.byteLength < rows * rw * 4) outStage = new SharedArrayBuffer(rows * rw * 4);
         new Uint8Array(srcStage, 0, raw.data.byteLength).set(raw.data);
-        return await spread(raw.dtype as Job['dtype'], format, what, rows, cols, rw);
+        return await spread(raw.dtype as QuantizeJob['dtype'], format, what, rows, cols, rw);
       } finally {
         release();
       }
