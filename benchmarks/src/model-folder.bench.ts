@@ -30,12 +30,12 @@ import {
   weightTensors,
 } from '@llara/llama';
 import { createQuantizePool, openModelFolder } from '@llara/llama/node';
-import { ADAMW_DEFAULTS, Embedder, getRecipe, Pretrainer } from '@llara/trainer';
+import { ADAMW_DEFAULTS, getRecipe, Pretrainer } from '@llara/trainer';
 import { cosine } from './check-result.ts';
-import { measureMemory, modelRow } from './model-rows.ts';
+import { fixedLengthPassages, measureMemory, modelRow } from './model-rows.ts';
 import { devicePeaks, type Roofline } from './roofline.ts';
 import { type BenchRow, errorMessage, type Failure } from './rows.ts';
-import { randomPretrainRows, randomText, wordTokenizer } from './synthetic-text.ts';
+import { randomPretrainRows, wordTokenizer } from './synthetic-text.ts';
 import { timeWall } from './timing.ts';
 import type { TorchSpec } from './torch-plan.ts';
 
@@ -276,14 +276,7 @@ export async function benchModelFolder(
 
       const ekey = keys[0];
       try {
-        const embedder = new Embedder(model, tok, recipe, {
-          maxLen: eT,
-          batchSize: eB,
-          baseVocab: config.vocabSize,
-        });
-        const items = Array.from({ length: eB }, (_, i) => randomText(eT, 1000 + i));
-        const tokens = embedder.layout(items[0], 'passage').ids.length;
-        if (tokens !== eT) throw new Error(`a passage laid out to ${tokens} tokens instead of ${eT}`);
+        const { embedder, items } = fixedLengthPassages(model, config.vocabSize, eB, eT);
         let t = { ms: 0, samples: [] as number[] };
         const memory = await memoryDuring({ trainableBytes: 0, optimizerBytes: 0 }, async () => {
           t = await timeWall(() => embedder.embed(items, 'passage'), timing);

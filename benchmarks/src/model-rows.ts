@@ -11,8 +11,11 @@
  * ```
  */
 import type { Gpu } from '@llara/gpu';
+import type { LlamaModel } from '@llara/llama';
+import { Embedder, getRecipe } from '@llara/trainer';
 import { type DevicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
 import type { BenchRow, MemoryUse } from './rows.ts';
+import { randomText, wordTokenizer } from './synthetic-text.ts';
 
 export async function measureMemory(
   gpu: Gpu,
@@ -69,4 +72,25 @@ export function modelRow(r: {
     torch: r.torch,
     ...(r.note !== undefined ? { note: r.note } : {}),
   };
+}
+
+/**
+ * `B` synthetic passages that the flag recipe lays out to exactly `T` tokens, and the `Embedder` for
+ * them: what the embedding rows time. Throws if the layout does not come to `T`.
+ */
+export function fixedLengthPassages(
+  model: LlamaModel,
+  baseVocab: number,
+  B: number,
+  T: number,
+): { embedder: Embedder; items: string[] } {
+  const embedder = new Embedder(model, wordTokenizer(baseVocab), getRecipe('flag'), {
+    maxLen: T,
+    batchSize: B,
+    baseVocab,
+  });
+  const items = Array.from({ length: B }, (_, i) => randomText(T, 1000 + i));
+  const tokens = embedder.layout(items[0], 'passage').ids.length;
+  if (tokens !== T) throw new Error(`a passage laid out to ${tokens} tokens instead of ${T}`);
+  return { embedder, items };
 }

@@ -34,8 +34,8 @@ import {
   uploadModel,
   weightTensors,
 } from '@llara/llama';
-import { ADAMW_DEFAULTS, Embedder, Finetuner, getRecipe, Pretrainer } from '@llara/trainer';
-import { measureMemory, modelRow } from './model-rows.ts';
+import { ADAMW_DEFAULTS, Finetuner, getRecipe, Pretrainer } from '@llara/trainer';
+import { fixedLengthPassages, measureMemory, modelRow } from './model-rows.ts';
 import { devicePeaks, type Roofline } from './roofline.ts';
 import { type BenchRow, errorMessage, type Failure } from './rows.ts';
 import { randomPretrainRows, randomText, wordTokenizer } from './synthetic-text.ts';
@@ -258,14 +258,7 @@ export async function benchModel(
     const key = embedKey(plan.model, B, T, 'f16w');
     if (!fits(key, B * T, 1 + timing.maxIterations)) return;
     try {
-      const embedder = new Embedder(model, tok, recipe, {
-        maxLen: T,
-        batchSize: B,
-        baseVocab: config.vocabSize,
-      });
-      const items = Array.from({ length: B }, (_, i) => randomText(T, 1000 + i));
-      const tokens = embedder.layout(items[0], 'passage').ids.length;
-      if (tokens !== T) throw new Error(`a passage laid out to ${tokens} tokens instead of ${T}`);
+      const { embedder, items } = fixedLengthPassages(model, config.vocabSize, B, T);
       let t = { ms: 0, samples: [] as number[] };
       let calls = 0;
       const dispatches = gpu.dispatchesSubmitted;
