@@ -5,15 +5,16 @@
  */
 import { compareClose, type Gpu, randomArray } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
-import { type MaskDescription, matmulVariant, paddedCausalMask } from '@llara/kernels';
+import { matmulVariant, paddedCausalMask } from '@llara/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadModel } from './load-gpu.ts';
 import { LoraGpu } from './lora-gpu.ts';
 import { openModelFolder } from './node.ts';
 import { readAllFloat32 } from './open-model.ts';
-import type { LoraWeights } from './peft.ts';
+import { LORA_TARGETS } from './peft.ts';
 import { randomLora } from './random-lora.ts';
-import { llamaForwardRef, llamaForwardRefF64 } from './reference/llama-ref.ts';
+import { llamaForwardRef } from './reference/llama-ref.ts';
+import { expectLoraGradientsMatchFiniteDifferences, twoSequences, validRows } from './test-batches.ts';
 
 const STORIES = new URL('../../../data/models/stories260K', import.meta.url).pathname;
 const TINY_GQA = new URL('../test/fixtures/tiny-gqa', import.meta.url).pathname;
@@ -30,28 +31,6 @@ async function load(dir: string) {
   const weights = await readAllFloat32(opened.checkpoint);
   const model = await uploadModel(gpu, opened.config, opened.checkpoint);
   return { config: opened.config, weights, model };
-}
-
-function twoSequences(vocab: number, T: number, lens: [number, number], padding: 'left' | 'right') {
-  const mask: MaskDescription = paddedCausalMask(T, lens, padding);
-  const ids = new Int32Array(2 * T);
-  const positions = new Int32Array(2 * T);
-  for (let b = 0; b < 2; b++) {
-    for (let s = mask.validStart[b]; s < mask.validEnd[b]; s++) {
-      ids[b * T + s] = 3 + ((b * 131 + s * 17) % (vocab - 3));
-      positions[b * T + s] = s - mask.validStart[b];
-    }
-  }
-  return { ids, positions, mask };
-}
-
-/** Rows of real tokens only (padding rows are zeros in both, but we compare only what is defined). */
-function validRows(hidden: ArrayLike<number>, mask: MaskDescription, H: number): number[] {
-  const out: number[] = [];
-  for (let b = 0; b < mask.batch; b++)
-    for (let s = mask.validStart[b]; s < mask.validEnd[b]; s++)
-      for (let h = 0; h < H; h++) out.push(hidden[(b * mask.seqLen + s) * H + h]);
-  return out;
 }
 
 describe('LLaMA forward on the GPU', () => {
@@ -129,61 +108,18 @@ describe('LoRA gradients', () => {
       model.lora = LoraGpu.upload(gpu, model.shape, lora);
       model.checkpointing = checkpointing;
       const batch = twoSequences(config.vocabSize, 7, [7, 5], 'right');
-      const H = config.hiddenSize;
-      // loss = sum(hidden * R) over valid rows, so d loss / d hidden = R there (0 on padding rows).
-      const R = randomArray(batch.ids.length * H, 5);
-      for (let b = 0; b < 2; b++)
-        for (let s = 0; s < 7; s++)
-          if (s < batch.mask.validStart[b] || s >= batch.mask.validEnd[b])
-            R.fill(0, (b * 7 + s) * H, (b * 7 + s + 1) * H);
-      const lossOf = (w: LoraWeights) => {
-        const h = llamaForwardRefF64(config, weights, batch, { lora: w });
-        let s = 0;
-        for (let i = 0; i < R.length; i++) s += h[i] * R[i];
-        return s;
-      };
-      const dev = model.upload(batch);
-      const state = model.forwardTrain(dev);
-      const dHidden = gpu.tensor('f32', [batch.ids.length, H], R);
-      model.backward(state, dHidden);
-      const grads = model.lora.layers;
       // A handful of entries of every target in both layers.
-      const eps = 1e-3;
-      let checked = 0;
-      for (let l = 0; l < config.numLayers; l++) {
-        for (const t of [
-          'q_proj',
-          'k_proj',
-          'v_proj',
-          'o_proj',
-          'gate_proj',
-          'up_proj',
-          'down_proj',
-        ] as const) {
-          for (const which of ['A', 'B'] as const) {
-            const g = (await gpu.read(which === 'A' ? grads[l][t]!.gA : grads[l][t]!.gB)) as Float32Array;
-            const values = lora.layers[l][t]![which];
-            for (const idx of [0, Math.floor(values.length / 2) + 1]) {
-              const orig = values[idx];
-              values[idx] = orig + eps;
-              const up = lossOf(lora);
-              values[idx] = orig - eps;
-              const down = lossOf(lora);
-              values[idx] = orig;
-              const fd = (up - down) / (2 * eps);
-              // f32 GPU gradient vs f64 central difference (O(eps^2) truncation).
-              expect(
-                Math.abs(g[idx] - fd),
-                `layer ${l} ${t}.${which}[${idx}]: gpu ${g[idx]} fd ${fd}`,
-              ).toBeLessThanOrEqual(2e-3 + 2e-3 * Math.abs(fd));
-              checked++;
-            }
-          }
-        }
-      }
+      const checked = await expectLoraGradientsMatchFiniteDifferences({
+        gpu,
+        config,
+        weights,
+        model,
+        lora,
+        batch,
+        targets: LORA_TARGETS,
+        indices: (values) => [0, Math.floor(values.length / 2) + 1],
+      });
       expect(checked).toBe(config.numLayers * 7 * 2 * 2);
-      dHidden.release();
-      dev.release();
       model.destroy();
     });
   }

@@ -5,15 +5,15 @@
  */
 import { compareClose, type Gpu, QUANT_FORMATS, type QuantFormat, randomArray } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
-import { dequantizeMatrix, type MaskDescription, paddedCausalMask, quantizeMatrix } from '@llara/kernels';
+import { dequantizeMatrix, quantizeMatrix } from '@llara/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadModel } from './load-gpu.ts';
 import { LoraGpu } from './lora-gpu.ts';
 import { openModelFolder } from './node.ts';
 import { readAllFloat32 } from './open-model.ts';
-import type { LoraWeights } from './peft.ts';
 import { randomLora } from './random-lora.ts';
-import { llamaForwardRef, llamaForwardRefF64 } from './reference/llama-ref.ts';
+import { llamaForwardRef } from './reference/llama-ref.ts';
+import { expectLoraGradientsMatchFiniteDifferences, twoSequences, validRows } from './test-batches.ts';
 
 const STORIES = new URL('../../../data/models/stories260K', import.meta.url).pathname;
 const TINY_GQA = new URL('../test/fixtures/tiny-gqa', import.meta.url).pathname;
@@ -43,26 +43,6 @@ async function load(dir: string, format: QuantFormat, addedTokens = 0) {
   const shapes = new Map([...opened.checkpoint.infos].map(([n, i]) => [n, i.shape]));
   const model = await uploadModel(gpu, opened.config, opened.checkpoint, { quantize: format, addedTokens });
   return { opened, config: opened.config, ref: dequantized(weights, shapes, format), model };
-}
-
-function twoSequences(vocab: number, T: number, lens: [number, number]) {
-  const mask: MaskDescription = paddedCausalMask(T, lens, 'right');
-  const ids = new Int32Array(2 * T);
-  const positions = new Int32Array(2 * T);
-  for (let b = 0; b < 2; b++)
-    for (let s = 0; s < lens[b]; s++) {
-      ids[b * T + s] = 3 + ((b * 131 + s * 17) % (vocab - 3));
-      positions[b * T + s] = s;
-    }
-  return { ids, positions, mask };
-}
-
-function validRows(hidden: ArrayLike<number>, mask: MaskDescription, H: number): number[] {
-  const out: number[] = [];
-  for (let b = 0; b < mask.batch; b++)
-    for (let s = mask.validStart[b]; s < mask.validEnd[b]; s++)
-      for (let h = 0; h < H; h++) out.push(hidden[(b * mask.seqLen + s) * H + h]);
-  return out;
 }
 
 describe('a quantized base', () => {
@@ -150,44 +130,17 @@ describe('a quantized base', () => {
     model.lora = LoraGpu.upload(gpu, model.shape, lora);
     const before = await gpu.read(model.weights.layers[1].down);
     const batch = twoSequences(config.vocabSize, 7, [7, 5]);
-    const H = config.hiddenSize;
-    const R = randomArray(batch.ids.length * H, 5);
-    R.fill(0, (7 + 5) * H, 14 * H); // padding rows of the second sequence
-    const lossOf = (w: LoraWeights) => {
-      const h = llamaForwardRefF64(config, ref, batch, { lora: w });
-      let s = 0;
-      for (let i = 0; i < R.length; i++) s += h[i] * R[i];
-      return s;
-    };
-    const dev = model.upload(batch);
-    const state = model.forwardTrain(dev);
-    const dHidden = gpu.tensor('f32', [batch.ids.length, H], R);
-    model.backward(state, dHidden);
-    const eps = 1e-3;
-    for (let l = 0; l < config.numLayers; l++) {
-      for (const t of ['q_proj', 'v_proj', 'down_proj'] as const) {
-        for (const which of ['A', 'B'] as const) {
-          const pair = model.lora.layers[l][t]!;
-          const g = (await gpu.read(which === 'A' ? pair.gA : pair.gB)) as Float32Array;
-          const values = lora.layers[l][t]![which];
-          const idx = Math.floor(values.length / 2) + 1;
-          const orig = values[idx];
-          values[idx] = orig + eps;
-          const up = lossOf(lora);
-          values[idx] = orig - eps;
-          const down = lossOf(lora);
-          values[idx] = orig;
-          const fd = (up - down) / (2 * eps);
-          expect(
-            Math.abs(g[idx] - fd),
-            `layer ${l} ${t}.${which}: gpu ${g[idx]} fd ${fd}`,
-          ).toBeLessThanOrEqual(2e-3 + 2e-3 * Math.abs(fd));
-        }
-      }
-    }
+    await expectLoraGradientsMatchFiniteDifferences({
+      gpu,
+      config,
+      weights: ref,
+      model,
+      lora,
+      batch,
+      targets: ['q_proj', 'v_proj', 'down_proj'],
+      indices: (values) => [Math.floor(values.length / 2) + 1],
+    });
     expect(await gpu.read(model.weights.layers[1].down)).toEqual(before);
-    dHidden.release();
-    dev.release();
     model.destroy();
   });
 });
