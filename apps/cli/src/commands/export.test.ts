@@ -1,27 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertClose } from '@llara/gpu';
-import { paddedCausalMask } from '@llara/kernels';
 import { openModelFolder, readAdapterFolder } from '@llara/llama/node';
 import { describe, expect, it } from 'vitest';
-import { type LoadedModel, loadModel } from '../model-loader.ts';
+import { loadModel } from '../model-loader.ts';
 import { embedderFor } from './embed.ts';
-import { GOLDEN_ADAPTER, runCli, STORIES, tempDir } from './test-harness.ts';
-
-/** Final hidden states of one causal sequence. */
-async function hidden(loaded: LoadedModel, ids: number[]): Promise<Float32Array> {
-  const T = ids.length;
-  const dev = loaded.model.upload({
-    ids: Int32Array.from(ids),
-    positions: Int32Array.from(ids, (_, t) => t),
-    mask: paddedCausalMask(T, [T], 'right'),
-  });
-  const h = loaded.model.forward(dev);
-  const out = (await loaded.gpu.read(h)) as Float32Array;
-  h.release();
-  dev.release();
-  return out;
-}
+import { GOLDEN_ADAPTER, hiddenStates, runCli, STORIES, tempDir } from './test-harness.ts';
 
 describe('llara export --merge', () => {
   it('folds the golden adapter in: the merged model alone equals base + adapter', async () => {
@@ -64,7 +48,7 @@ describe('llara export --merge', () => {
       expect(merged.model.lora).toBeNull();
       // Text tokens, then every added token, so their rows (mean-initialised) are compared too.
       const ids = [1, 376, 403, 407, 261, 285, 320, ...Array.from({ length: 16 }, (_, k) => 512 + k)];
-      assertClose(await hidden(merged, ids), await hidden(base, ids), { atol: 1e-5, rtol: 1e-5 });
+      assertClose(await hiddenStates(merged, ids), await hiddenStates(base, ids), { atol: 1e-5, rtol: 1e-5 });
       const texts = ['The wing makes lift.', 'Lily saw a big dog.'];
       for (const role of ['query', 'passage'] as const) {
         const want = await embedderFor(base, 64, 2).embed(texts, role);

@@ -7,24 +7,9 @@ import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { cosine } from '@llara/gpu';
 import { readNpy } from '@llara/index/node';
-import { paddedCausalMask } from '@llara/kernels';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type LoadedModel, loadModel } from '../model-loader.ts';
-import { GOLDEN_ADAPTER, runCli, STORIES, tempDir, writeJsonl } from './test-harness.ts';
-
-async function hidden(loaded: LoadedModel, ids: number[]): Promise<Float32Array> {
-  const T = ids.length;
-  const dev = loaded.model.upload({
-    ids: Int32Array.from(ids),
-    positions: Int32Array.from(ids, (_, t) => t),
-    mask: paddedCausalMask(T, [T], 'right'),
-  });
-  const h = loaded.model.forward(dev);
-  const out = (await loaded.gpu.read(h)) as Float32Array;
-  h.release();
-  dev.release();
-  return out;
-}
+import { loadModel } from '../model-loader.ts';
+import { GOLDEN_ADAPTER, hiddenStates, runCli, STORIES, tempDir, writeJsonl } from './test-harness.ts';
 
 let q4Dir: string;
 const IDS = join(tempDir(), 'ids.json');
@@ -45,7 +30,7 @@ describe('llara export --quantize', () => {
     try {
       expect(stored.model.weights.layers[2].gate.dtype).toBe('q4');
       const ids = [1, 403, 407, 22, 517, 520]; // two of the flag tokens: the f32 added rows
-      expect(await hidden(stored, ids)).toEqual(await hidden(onLoad, ids));
+      expect(await hiddenStates(stored, ids)).toEqual(await hiddenStates(onLoad, ids));
     } finally {
       stored.close();
       onLoad.close();

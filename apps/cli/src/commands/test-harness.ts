@@ -5,8 +5,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { paddedCausalMask } from '@llara/kernels';
 import { vi } from 'vitest';
 import { main } from '../main.ts';
+import type { LoadedModel } from '../model-loader.ts';
 
 export const DATA = new URL('../../../../data/', import.meta.url).pathname;
 export const STORIES = `${DATA}models/stories260K`;
@@ -56,4 +58,19 @@ export const DOC_IDS = ['d1', 'd2', '3', '7', 'd5'];
 export function writeJsonl(file: string, rows: readonly unknown[]): string {
   writeFileSync(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
   return file;
+}
+
+/** Final hidden states [T, hidden] of one causal sequence of `ids` on a loaded model. */
+export async function hiddenStates(loaded: LoadedModel, ids: number[]): Promise<Float32Array> {
+  const T = ids.length;
+  const dev = loaded.model.upload({
+    ids: Int32Array.from(ids),
+    positions: Int32Array.from(ids, (_, t) => t),
+    mask: paddedCausalMask(T, [T], 'right'),
+  });
+  const h = loaded.model.forward(dev);
+  const out = (await loaded.gpu.read(h)) as Float32Array;
+  h.release();
+  dev.release();
+  return out;
 }
