@@ -19,23 +19,23 @@
  */
 import { readFileSync } from 'node:fs';
 import { formatBytes, type Gpu, type QuantFormat } from '@llara/gpu';
-import {
-  initLoraWeights,
-  type LlamaConfig,
-  type LlamaModel,
-  LORA_TARGETS,
-  LoraGpu,
-  parameterCount,
-  uploadModel,
-  weightTensors,
-} from '@llara/llama';
+import { type LlamaConfig, type LlamaModel, uploadModel, weightTensors } from '@llara/llama';
 import { createQuantizePool, openModelFolder } from '@llara/llama/node';
-import { ADAMW_DEFAULTS, getRecipe, Pretrainer } from '@llara/trainer';
+import type { Pretrainer } from '@llara/trainer';
 import { cosine } from './check-result.ts';
-import { fixedLengthPassages, measureMemory, modelRow } from './model-rows.ts';
+import {
+  attachLora,
+  attentionFlops,
+  benchPretrainer,
+  fixedLengthPassages,
+  layerParameters,
+  measureMemory,
+  measureTrainSteps,
+  modelRow,
+} from './model-rows.ts';
 import { devicePeaks, type Roofline } from './roofline.ts';
 import { type BenchRow, errorMessage, type Failure } from './rows.ts';
-import { randomPretrainRows, wordTokenizer } from './synthetic-text.ts';
+import { wordTokenizer } from './synthetic-text.ts';
 import { timeWall } from './timing.ts';
 import type { TorchSpec } from './torch-plan.ts';
 
@@ -205,12 +205,8 @@ export async function benchModelFolder(
   const device = gpu.caps.adapter.device || gpu.caps.adapter.description || 'unknown';
   const peaks = devicePeaks(device);
   const roofline: Roofline = gpu.has('subgroup-matrix') ? 'fp16-tensor' : 'fp32';
-  const embedParams = config.vocabSize * config.hiddenSize * (config.tieWordEmbeddings ? 1 : 2);
-  const layerParams = parameterCount(config) - embedParams;
-  const attention = (B: number, T: number) =>
-    config.numLayers * 4 * B * config.numHeads * config.headDim * ((T * (T + 1)) / 2);
+  const layerParams = layerParameters(config);
   const tok = wordTokenizer(config.vocabSize);
-  const recipe = getRecipe('flag');
   const timing = smoke
     ? { warmup: 1, maxIterations: 2, targetMs: 2_000 }
     : { warmup: 1, maxIterations: 3, targetMs: 15_000 };
@@ -267,10 +263,6 @@ export async function benchModelFolder(
           }
         }
       }
-      const memoryDuring = (
-        extra: { trainableBytes: number; optimizerBytes: number },
-        body: () => Promise<void>,
-      ) => measureMemory(gpu, weightsBytes, extra, body);
       const row = (r: Omit<Parameters<typeof modelRow>[0], 'dtype' | 'roofline' | 'peaks'>): BenchRow =>
         modelRow({ ...r, dtype: `${format}w`, roofline, peaks });
 
@@ -278,9 +270,14 @@ export async function benchModelFolder(
       try {
         const { embedder, items } = fixedLengthPassages(model, config.vocabSize, eB, eT);
         let t = { ms: 0, samples: [] as number[] };
-        const memory = await memoryDuring({ trainableBytes: 0, optimizerBytes: 0 }, async () => {
-          t = await timeWall(() => embedder.embed(items, 'passage'), timing);
-        });
+        const memory = await measureMemory(
+          gpu,
+          weightsBytes,
+          { trainableBytes: 0, optimizerBytes: 0 },
+          async () => {
+            t = await timeWall(() => embedder.embed(items, 'passage'), timing);
+          },
+        );
         const r = row({
           name: 'embed_folder',
           key: ekey,
@@ -288,7 +285,7 @@ export async function benchModelFolder(
           B: eB,
           T: eT,
           t,
-          flops: 2 * layerParams * eB * eT + attention(eB, eT),
+          flops: 2 * layerParams * eB * eT + attentionFlops(config, eB, eT),
           memory,
           torch: [twins.embed],
           note: `${(eB / (t.ms / 1000)).toFixed(1)} documents/s; loaded in ${loadS.toFixed(1)} s; ${checkNote}`,
@@ -303,58 +300,18 @@ export async function benchModelFolder(
         const tkey = keys[1];
         let trainer: Pretrainer | null = null;
         try {
-          const { r, alpha, dropout } = plan.lora;
-          model.lora = LoraGpu.upload(
-            gpu,
-            model.shape,
-            initLoraWeights(
-              {
-                r,
-                alpha,
-                dropout,
-                targets: [...LORA_TARGETS],
-                useRslora: false,
-                baseModel: null,
-                modulesToSave: [],
-              },
-              config,
-              7,
-            ),
-          );
-          const paramBytes = model.lora.parameters().reduce((s, p) => s + p.param.byteLength, 0);
+          const paramBytes = attachLora(gpu, model, config, plan.lora, 7);
           model.checkpointing = true;
-          trainer = new Pretrainer(model, tok, randomPretrainRows(32, tT, 5000), {
-            recipe,
-            maxLen: tT,
-            batch: tB,
-            gradAccum: 1,
-            steps: 1000,
-            schedule: { kind: 'constant', lr: 1e-5, warmupSteps: 0, totalSteps: 1000 },
-            adamw: ADAMW_DEFAULTS,
-            seed: 3,
-            removeStopWords: false,
-            ar: true,
-            baseVocab: config.vocabSize,
-          });
-          const tr = trainer;
-          let t = { ms: 0, samples: [] as number[] };
-          const memory = await memoryDuring(
-            { trainableBytes: 2 * paramBytes, optimizerBytes: 2 * paramBytes },
-            async () => {
-              t = await timeWall(async () => {
-                const line = await tr.trainStep();
-                if (!Number.isFinite(line.loss)) throw new Error(`the training loss became ${line.loss}`);
-              }, timing);
-            },
-          );
+          trainer = benchPretrainer(model, tok, config, { B: tB, T: tT, rows: 32 });
+          const { t, memory } = await measureTrainSteps(gpu, weightsBytes, trainer, paramBytes, timing);
           const rr = row({
             name: 'train_qlora',
             key: tkey,
-            variant: `QLoRA pretext step: frozen nf4 base, f32 LoRA r=${r} on 7 projections, checkpointing, AdamW`,
+            variant: `QLoRA pretext step: frozen nf4 base, f32 LoRA r=${plan.lora.r} on 7 projections, checkpointing, AdamW`,
             B: tB,
             T: tT,
             t,
-            flops: 3 * (2 * layerParams * tB * tT + attention(tB, tT)),
+            flops: 3 * (2 * layerParams * tB * tT + attentionFlops(config, tB, tT)),
             memory,
             torch: [twins.train],
             note: `peak device memory ${formatBytes(memory.totalBytes)} (weights + LoRA + AdamW + pool); loaded in ${loadS.toFixed(1)} s; ${checkNote}`,

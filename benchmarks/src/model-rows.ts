@@ -11,11 +11,19 @@
  * ```
  */
 import type { Gpu } from '@llara/gpu';
-import type { LlamaModel } from '@llara/llama';
-import { Embedder, getRecipe } from '@llara/trainer';
+import {
+  initLoraWeights,
+  type LlamaConfig,
+  type LlamaModel,
+  LORA_TARGETS,
+  LoraGpu,
+  parameterCount,
+} from '@llara/llama';
+import { ADAMW_DEFAULTS, Embedder, getRecipe, Pretrainer, type TokenizerLike } from '@llara/trainer';
 import { type DevicePeaks, type Roofline, rooflineFraction } from './roofline.ts';
 import type { BenchRow, MemoryUse } from './rows.ts';
-import { randomText, wordTokenizer } from './synthetic-text.ts';
+import { randomPretrainRows, randomText, wordTokenizer } from './synthetic-text.ts';
+import { timeWall } from './timing.ts';
 
 export async function measureMemory(
   gpu: Gpu,
@@ -93,4 +101,79 @@ export function fixedLengthPassages(
   const tokens = embedder.layout(items[0], 'passage').ids.length;
   if (tokens !== T) throw new Error(`a passage laid out to ${tokens} tokens instead of ${T}`);
   return { embedder, items };
+}
+
+/** Causal attention FLOPs of one forward over B sequences of T tokens. */
+export function attentionFlops(c: LlamaConfig, B: number, T: number): number {
+  return c.numLayers * 4 * B * c.numHeads * c.headDim * ((T * (T + 1)) / 2);
+}
+
+/** Parameters of the decoder layers (what a token's forward multiplies by, 2 FLOPs each). */
+export function layerParameters(c: LlamaConfig): number {
+  return parameterCount(c) - c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2);
+}
+
+/** Uploads a freshly initialised LoRA on all 7 projections as `model.lora`; returns its parameter bytes. */
+export function attachLora(
+  gpu: Gpu,
+  model: LlamaModel,
+  config: LlamaConfig,
+  { r, alpha, dropout }: { r: number; alpha: number; dropout: number },
+  seed: number,
+): number {
+  const lora = initLoraWeights(
+    { r, alpha, dropout, targets: [...LORA_TARGETS], useRslora: false, baseModel: null, modulesToSave: [] },
+    config,
+    seed,
+  );
+  model.lora = LoraGpu.upload(gpu, model.shape, lora);
+  return model.lora.parameters().reduce((s, p) => s + p.param.byteLength, 0);
+}
+
+/** The flag pretext trainer the training rows time: constant lr, EBAE + EBAR on synthetic rows. */
+export function benchPretrainer(
+  model: LlamaModel,
+  tok: TokenizerLike,
+  config: LlamaConfig,
+  { B, T, rows }: { B: number; T: number; rows: number },
+): Pretrainer {
+  return new Pretrainer(model, tok, randomPretrainRows(rows, T, 5000), {
+    recipe: getRecipe('flag'),
+    maxLen: T,
+    batch: B,
+    gradAccum: 1,
+    steps: 1000,
+    schedule: { kind: 'constant', lr: 1e-5, warmupSteps: 0, totalSteps: 1000 },
+    adamw: ADAMW_DEFAULTS,
+    seed: 3,
+    removeStopWords: false,
+    ar: true,
+    baseVocab: config.vocabSize,
+  });
+}
+
+/**
+ * Wall time of `trainStep` (warm-up, then the timed repetitions) and the device memory it holds: the
+ * adapter's values and gradients, AdamW's two moments and the pool. A non-finite loss is an error.
+ */
+export async function measureTrainSteps(
+  gpu: Gpu,
+  weightsBytes: number,
+  trainer: { trainStep(): Promise<{ loss: number }> },
+  paramBytes: number,
+  timing: Parameters<typeof timeWall>[1],
+): Promise<{ t: { ms: number; samples: number[] }; memory: MemoryUse }> {
+  let t = { ms: 0, samples: [] as number[] };
+  const memory = await measureMemory(
+    gpu,
+    weightsBytes,
+    { trainableBytes: 2 * paramBytes, optimizerBytes: 2 * paramBytes },
+    async () => {
+      t = await timeWall(async () => {
+        const line = await trainer.trainStep();
+        if (!Number.isFinite(line.loss)) throw new Error(`the training loss became ${line.loss}`);
+      }, timing);
+    },
+  );
+  return { t, memory };
 }

@@ -23,22 +23,27 @@
  */
 import type { Gpu } from '@llara/gpu';
 import {
-  initLoraWeights,
   LLAMA2_7B_CONFIG,
   type LlamaConfig,
   type LlamaModel,
-  LORA_TARGETS,
-  LoraGpu,
-  parameterCount,
   RandomCheckpoint,
   uploadModel,
   weightTensors,
 } from '@llara/llama';
-import { ADAMW_DEFAULTS, Finetuner, getRecipe, Pretrainer } from '@llara/trainer';
-import { fixedLengthPassages, measureMemory, modelRow } from './model-rows.ts';
+import { ADAMW_DEFAULTS, Finetuner, getRecipe, type Pretrainer } from '@llara/trainer';
+import {
+  attachLora,
+  attentionFlops,
+  benchPretrainer,
+  fixedLengthPassages,
+  layerParameters,
+  measureMemory,
+  measureTrainSteps,
+  modelRow,
+} from './model-rows.ts';
 import { devicePeaks, type Roofline } from './roofline.ts';
 import { type BenchRow, errorMessage, type Failure } from './rows.ts';
-import { randomPretrainRows, randomText, wordTokenizer } from './synthetic-text.ts';
+import { randomText, wordTokenizer } from './synthetic-text.ts';
 import { timeWall } from './timing.ts';
 import type { TorchDType, TorchSpec } from './torch-plan.ts';
 
@@ -165,11 +170,6 @@ export function modelPlan(smoke: boolean, quick = false): TorchSpec[] {
   return out;
 }
 
-/** Causal attention FLOPs of one forward over B sequences of T tokens. */
-function attentionFlops(c: LlamaConfig, B: number, T: number): number {
-  return c.numLayers * 4 * B * c.numHeads * c.headDim * ((T * (T + 1)) / 2);
-}
-
 export async function benchModel(
   gpu: Gpu,
   opts: ModelBenchOptions = {},
@@ -221,8 +221,7 @@ export async function benchModel(
   log(`model upload: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const w = model.weights;
   const weightsBytes = weightTensors(w).reduce((s, t) => s + t.byteLength, 0);
-  const embedParams = config.vocabSize * config.hiddenSize * (config.tieWordEmbeddings ? 1 : 2);
-  const layerParams = parameterCount(config) - embedParams;
+  const layerParams = layerParameters(config);
   const tok = wordTokenizer(config.vocabSize);
   const recipe = getRecipe('flag');
   /** Observed tokens/s, to skip rows that cannot finish within the budget. */
@@ -291,16 +290,7 @@ export async function benchModel(
   };
 
   /** Puts a fresh LoRA (the plan's rank, all 7 projections) on the model; returns its parameter bytes. */
-  const attachLora = (seed: number): number => {
-    const { r, alpha, dropout } = plan.lora;
-    const lora = initLoraWeights(
-      { r, alpha, dropout, targets: [...LORA_TARGETS], useRslora: false, baseModel: null, modulesToSave: [] },
-      config,
-      seed,
-    );
-    model.lora = LoraGpu.upload(gpu, model.shape, lora);
-    return model.lora.parameters().reduce((s, p) => s + p.param.byteLength, 0);
-  };
+  const attachRowLora = (seed: number): number => attachLora(gpu, model, config, plan.lora, seed);
 
   /** Undoes `attachLora` and any training option a row set, so the next row starts from the bare model. */
   const endTraining = (trainer: { destroy(): void } | null) => {
@@ -312,23 +302,8 @@ export async function benchModel(
     gpu.pool.trim();
   };
 
-  /**
-   * Wall time of `trainStep` (warm-up, then the timed repetitions) and the device memory it holds: the
-   * adapter's values and gradients, AdamW's two moments and the pool. A non-finite loss is an error.
-   */
-  const measureSteps = async (trainer: { trainStep(): Promise<{ loss: number }> }, paramBytes: number) => {
-    let t = { ms: 0, samples: [] as number[] };
-    const memory = await memoryDuring(
-      { trainableBytes: 2 * paramBytes, optimizerBytes: 2 * paramBytes },
-      async () => {
-        t = await timeWall(async () => {
-          const line = await trainer.trainStep();
-          if (!Number.isFinite(line.loss)) throw new Error(`the training loss became ${line.loss}`);
-        }, timing);
-      },
-    );
-    return { t, memory };
-  };
+  const measureSteps = (trainer: { trainStep(): Promise<{ loss: number }> }, paramBytes: number) =>
+    measureTrainSteps(gpu, weightsBytes, trainer, paramBytes, timing);
 
   /**
    * `tc` switches one part of the training step to tensor cores: 'attention' (flash attention forward
@@ -341,23 +316,11 @@ export async function benchModel(
     if (!fits(key, 3 * B * T, 1 + timing.maxIterations)) return;
     let trainer: Pretrainer | null = null;
     try {
-      const paramBytes = attachLora(7);
+      const paramBytes = attachRowLora(7);
       model.checkpointing = true;
       model.trainingAttention = tc === 'attention' ? 'f16' : 'f32';
       model.trainingInputGradients = tc === 'dx' ? 'f16' : 'f32';
-      trainer = new Pretrainer(model, tok, randomPretrainRows(64, T, 5000), {
-        recipe,
-        maxLen: T,
-        batch: B,
-        gradAccum: 1,
-        steps: 1000,
-        schedule: { kind: 'constant', lr: 1e-5, warmupSteps: 0, totalSteps: 1000 },
-        adamw: ADAMW_DEFAULTS,
-        seed: 3,
-        removeStopWords: false,
-        ar: true,
-        baseVocab: config.vocabSize,
-      });
+      trainer = benchPretrainer(model, tok, config, { B, T, rows: 64 });
       const { t, memory } = await measureSteps(trainer, paramBytes);
       const row = rowOf({
         name: 'train_pretext',
@@ -386,7 +349,7 @@ export async function benchModel(
     if (!fits(key, 4 * sequences * T, 1 + timing.maxIterations)) return;
     let trainer: Finetuner | null = null;
     try {
-      const paramBytes = attachLora(8);
+      const paramBytes = attachRowLora(8);
       const rows = Array.from({ length: 4 * B }, (_, i) => ({
         query: randomText(T, 9000 + i),
         pos: [{ text: randomText(T, 20000 + i) }],
