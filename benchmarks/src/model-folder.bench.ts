@@ -19,6 +19,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { formatBytes, type Gpu, type QuantFormat } from '@llara/gpu';
+import { paddedCausalMask } from '@llara/kernels';
 import { type LlamaConfig, type LlamaModel, uploadModel, weightTensors } from '@llara/llama';
 import { createQuantizePool, openModelFolder } from '@llara/llama/node';
 import type { Pretrainer } from '@llara/trainer';
@@ -151,13 +152,7 @@ async function checkAgainst(
   const dev = model.upload({
     ids: Int32Array.from(ref.ids),
     positions: Int32Array.from({ length: batch * seq }, (_, i) => i % seq),
-    mask: {
-      batch,
-      seqLen: seq,
-      causal: true,
-      validStart: new Int32Array(batch),
-      validEnd: new Int32Array(batch).fill(seq),
-    },
+    mask: paddedCausalMask(seq, new Array(batch).fill(seq), 'right'),
   });
   const hidden = model.forward(dev);
   const got = (await gpu.read(hidden)) as Float32Array;

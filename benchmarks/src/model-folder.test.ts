@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Gpu } from '@llara/gpu';
 import { requestNodeGpu } from '@llara/gpu/node';
-import { dequantizeMatrix, quantizeMatrix } from '@llara/kernels';
+import { dequantizeMatrix, paddedCausalMask, quantizeMatrix } from '@llara/kernels';
 import { llamaForwardRef, tensorToFloat32 } from '@llara/llama';
 import { openModelFolder } from '@llara/llama/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,13 +45,7 @@ describe('model-folder benchmarks (smoke)', () => {
     const inputs = {
       ids,
       positions: ids.map((_, i) => i % seq),
-      mask: {
-        batch,
-        seqLen: seq,
-        causal: true,
-        validStart: new Int32Array(batch),
-        validEnd: new Int32Array(batch).fill(seq),
-      },
+      mask: paddedCausalMask(seq, new Array(batch).fill(seq), 'right'),
     };
     const f16Rows = Array.from(llamaForwardRef(config, f32, inputs));
     const nf4Rows = Array.from(llamaForwardRef(config, nf4, inputs));
