@@ -1,24 +1,16 @@
-/**
- * `llara search`: one query against a saved index. The query is embedded with the recipe's query
- * prompt, then searched exactly: on the GPU (`GpuFlatIndex`) when the device takes the index, else on
- * the CPU (`FlatIndex`); both return the same ids and scores.
- */
-
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import type { QuantFormat } from '@llara/gpu';
 import { type FlatIndex, GpuFlatIndex, IvfIndex, type SearchHit } from '@llara/index';
 import { loadIndex } from '@llara/index/node';
 import type { Command } from 'commander';
-import { type BaseFormat, baseFormat, checkIndexBase } from '../base-format.ts';
+import { baseFormat } from '../base-format.ts';
 import { UserError } from '../errors.ts';
+import { checkIndexEmbedder } from '../index-embedder.ts';
 import { readIndexTexts } from '../index-texts.ts';
 import { checkMaxLen } from '../max-len.ts';
 import { checkQuantize, loadModel, openModelOrFail } from '../model-loader.ts';
 import { defaultModelDir } from '../paths.ts';
 import { quantizeOption } from '../quantize-option.ts';
 import { embedderFor } from './embed.ts';
-import { EMBEDDER_FILE, type EmbedderInfo } from './index-build.ts';
 import { intFlag } from './options.ts';
 
 export interface SearchResult {
@@ -111,7 +103,16 @@ export function registerSearch(program: Command): void {
           `The index ${f.index} holds ${index.dims}-dimensional vectors but the model ${modelDir} embeds into ${opened.config.hiddenSize} dimensions; search with the model that built the index.`,
         );
       checkQuantize(modelDir, opened, f.quantize);
-      await warnOnOtherEmbedder(f, modelDir, baseFormat(opened, f.quantize));
+      await checkIndexEmbedder({
+        index: f.index,
+        recipe: f.recipe,
+        modelDir,
+        adapter: f.adapter,
+        base: baseFormat(opened, f.quantize),
+        quantize: f.quantize,
+        user: 'this search',
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
       const loaded = await loadModel({
         model: modelDir,
         adapter: f.adapter,
@@ -149,33 +150,4 @@ export function registerSearch(program: Command): void {
         console.log(`${String(r.rank).padStart(3)}  ${r.id.padEnd(idWidth)}  ${r.score.toFixed(4)}${body}`);
       }
     });
-}
-
-/**
- * A different recipe, model or adapter than the index was embedded with gives meaningless scores (a
- * note); another quantization of the base is refused (base-format.ts), before the model loads.
- */
-async function warnOnOtherEmbedder(f: SearchFlags, modelDir: string, base: BaseFormat): Promise<void> {
-  const text = await readFile(join(f.index, EMBEDDER_FILE), 'utf8').catch(() => null);
-  if (text === null) return;
-  let info: EmbedderInfo;
-  try {
-    info = JSON.parse(text);
-  } catch {
-    return;
-  }
-  checkIndexBase({
-    index: f.index,
-    recorded: info.base,
-    now: base,
-    flag: f.quantize,
-    user: 'this search',
-    log: (line) => process.stderr.write(`${line}\n`),
-  });
-  const now = { recipe: f.recipe, model: resolve(modelDir), adapter: f.adapter ? resolve(f.adapter) : null };
-  for (const key of ['recipe', 'model', 'adapter'] as const)
-    if (info[key] !== now[key])
-      process.stderr.write(
-        `note: ${f.index} was embedded with ${key} ${info[key] ?? '(none)'}, and this search uses ${now[key] ?? '(none)'}\n`,
-      );
 }

@@ -1,14 +1,12 @@
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { DeviceLostError, type Gpu, type PoolStats, type QuantFormat } from '@llara/gpu';
 import { dot, type FlatIndex, IvfIndex, type SearchHit, TopK } from '@llara/index';
 import { loadIndex } from '@llara/index/node';
 import type { OpenedModel } from '@llara/llama';
 import type { Embedder, Layout, Passage, Role } from '@llara/trainer';
-import { type BaseFormat, baseFormat, checkIndexBase } from '../base-format.ts';
+import { type BaseFormat, baseFormat } from '../base-format.ts';
 import { embedderFor } from '../commands/embed.ts';
-import { EMBEDDER_FILE, type EmbedderInfo } from '../commands/index-build.ts';
 import { UserError } from '../errors.ts';
+import { checkIndexEmbedder } from '../index-embedder.ts';
 import { readIndexTexts } from '../index-texts.ts';
 import { checkMaxLen } from '../max-len.ts';
 import { checkQuantize, type LoadedModel, loadModel, openModelOrFail } from '../model-loader.ts';
@@ -65,29 +63,16 @@ async function openIndex(
     throw new UserError(
       `The index ${dir} holds ${index.dims}-dimensional vectors but the model ${modelDir} embeds into ${hidden} dimensions; serve it with the model that built it.`,
     );
-  const info = await readFile(join(dir, EMBEDDER_FILE), 'utf8')
-    .then((t) => JSON.parse(t) as EmbedderInfo)
-    .catch(() => null);
-  if (info) {
-    checkIndexBase({
-      index: dir,
-      recorded: info.base,
-      now: baseFormat(opened, o.quantize),
-      flag: o.quantize,
-      user: 'this server',
-      log: o.log,
-    });
-    const now = {
-      recipe: o.recipe,
-      model: resolve(modelDir),
-      adapter: o.adapter ? resolve(o.adapter) : null,
-    };
-    for (const key of ['recipe', 'model', 'adapter'] as const)
-      if (info[key] !== now[key])
-        o.log(
-          `note: ${dir} was embedded with ${key} ${info[key] ?? '(none)'}, and this server uses ${now[key] ?? '(none)'}`,
-        );
-  }
+  await checkIndexEmbedder({
+    index: dir,
+    recipe: o.recipe,
+    modelDir,
+    adapter: o.adapter,
+    base: baseFormat(opened, o.quantize),
+    quantize: o.quantize,
+    user: 'this server',
+    log: o.log,
+  });
   return { dir, index, texts: await readIndexTexts(dir) };
 }
 
